@@ -1,8 +1,3 @@
-// Package userverify asks the person at the machine to confirm an operation.
-//
-// A [Verifier] gets one [Request] and answers nil (verified) or one of the
-// sentinel errors below. Methods are chained with [Chain]: biometric first,
-// the screen-lock PIN as the fallback, as an Android provider does.
 package userverify
 
 import (
