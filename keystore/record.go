@@ -1,5 +1,3 @@
-// Package keystore holds passkeys: credential records in one embedded
-// transactional store, and the backends that seal their private keys.
 package keystore
 
 import (

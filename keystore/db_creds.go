@@ -1,0 +1,271 @@
+package keystore
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Create stores a new record; it is durable when Create returns. It fails
+// with [ErrExists] if the ID is taken. Concurrent Creates share one commit.
+// Times are kept in UTC at microsecond precision. The stored counter starts
+// a reservation (see [DB.NextCounter]), so the first assertions need no write.
+func (db *DB) Create(rec *Record) error {
+	r := rec.Clone()
+	normalizeTimes(r)
+	if err := validateRecord(r); err != nil {
+		return err
+	}
+	if err := db.claim(r.ID); err != nil {
+		return err
+	}
+	e := &entry{id: string(r.ID), rpHash: r.RPIDHash(), rec: r, ceiling: reserveFrom(r.Counter, db.window)}
+	e.reserved = e.ceiling
+	stored := *r
+	stored.Counter = e.ceiling
+	v, err := encodeRecord(&stored)
+	if err == nil {
+		err = db.commits.submit(func(tx *bolt.Tx) error { return insertRecord(tx, e, v) }, func() { db.add(e) })
+	}
+	db.mu.Lock()
+	delete(db.creating, e.id)
+	db.mu.Unlock()
+	return err
+}
+
+// claim reserves id for a Create in flight, so a concurrent Create of the
+// same ID fails at once.
+func (db *DB) claim(id []byte) error {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.closed {
+		return ErrClosed
+	}
+	_, creating := db.creating[string(id)]
+	if creating || db.byID[string(id)] != nil {
+		return ErrExists
+	}
+	db.creating[string(id)] = struct{}{}
+	return nil
+}
+
+func insertRecord(tx *bolt.Tx, e *entry, v []byte) error {
+	b := tx.Bucket(bucketCreds)
+	if b.Get([]byte(e.id)) != nil {
+		return ErrExists
+	}
+	if err := b.Put([]byte(e.id), v); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketIndex).Put(indexKey(&e.rpHash, []byte(e.id)), nil)
+}
+
+// add makes a committed entry visible.
+func (db *DB) add(e *entry) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.byID[e.id] = e
+	db.byRP[e.rpHash] = append(db.byRP[e.rpHash], e)
+}
+
+// remove hides a deleted entry.
+func (db *DB) remove(e *entry) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	delete(db.byID, e.id)
+	db.unlinkRP(e)
+	e.mu.Lock()
+	e.gone = true
+	e.mu.Unlock()
+}
+
+// unlinkRP drops e from its RP's list. db.mu must be held.
+func (db *DB) unlinkRP(e *entry) {
+	list := slices.DeleteFunc(db.byRP[e.rpHash], func(x *entry) bool { return x == e })
+	if len(list) == 0 {
+		delete(db.byRP, e.rpHash)
+	} else {
+		db.byRP[e.rpHash] = list
+	}
+}
+
+// Credential returns a copy of one record, or [ErrNotFound].
+func (db *DB) Credential(id []byte) (*Record, error) {
+	e, err := db.loaded(id)
+	if err != nil {
+		return nil, err
+	}
+	return snapshot(e)
+}
+
+func snapshot(e *entry) (*Record, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.gone {
+		return nil, ErrNotFound
+	}
+	return e.rec.Clone(), nil
+}
+
+// Credentials returns copies of the records of one RP (by SHA-256 of its
+// ID), newest first; with a nil hash, those of every RP. An RP without
+// credentials gives an empty result, not an error.
+func (db *DB) Credentials(rpIDHash *[32]byte) ([]*Record, error) {
+	es, err := db.entries(rpIDHash)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.ensureLoaded(es); err != nil {
+		return nil, err
+	}
+	out := make([]*Record, 0, len(es))
+	for _, e := range es {
+		if r, err := snapshot(e); err == nil {
+			out = append(out, r)
+		}
+	}
+	sortNewestFirst(out)
+	return out, nil
+}
+
+func (db *DB) entries(rpIDHash *[32]byte) ([]*entry, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if db.closed {
+		return nil, ErrClosed
+	}
+	if rpIDHash != nil {
+		return slices.Clone(db.byRP[*rpIDHash]), nil
+	}
+	es := make([]*entry, 0, len(db.byID))
+	for _, e := range db.byID {
+		es = append(es, e)
+	}
+	return es, nil
+}
+
+// sortNewestFirst orders records by creation time, newest first, then by ID.
+func sortNewestFirst(rs []*Record) {
+	slices.SortFunc(rs, func(a, b *Record) int {
+		if c := b.Created.Compare(a.Created); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID, b.ID)
+	})
+}
+
+// errIDChanged refuses an Update that changes the credential ID.
+var errIDChanged = errors.New("keystore: Update may not change the credential ID")
+
+// Update changes one record in one transaction; fn sees a copy it may
+// modify, and an error from fn cancels the update. Updates of one record
+// are serialized. The counter may be raised, never lowered (lower values
+// are ignored); a changed RP ID moves the record in the RP index.
+func (db *DB) Update(id []byte, fn func(*Record) error) error {
+	e, err := db.loaded(id)
+	if err != nil {
+		return err
+	}
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	next, err := snapshot(e)
+	if err != nil {
+		return err
+	}
+	if err := fn(next); err != nil {
+		return err
+	}
+	if !bytes.Equal(next.ID, id) {
+		return errIDChanged
+	}
+	normalizeTimes(next)
+	if err := validateRecord(next); err != nil {
+		return err
+	}
+	return db.commits.submit(func(tx *bolt.Tx) error { return db.writeUpdate(tx, e, next) },
+		func() { db.applyUpdate(e, next) })
+}
+
+// writeUpdate stores next with e's live counter state and moves the index
+// entry if the RP changed.
+func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
+	b := tx.Bucket(bucketCreds)
+	if b.Get(next.ID) == nil {
+		return ErrNotFound
+	}
+	e.mu.Lock()
+	e.reserved = max(e.reserved, next.Counter)
+	stored := *next
+	stored.Counter = e.reserved
+	stored.LastUsed = latest(next.LastUsed, e.rec.LastUsed)
+	e.mu.Unlock()
+	v, err := encodeRecord(&stored)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(next.ID, v); err != nil {
+		return err
+	}
+	db.mu.RLock()
+	old := e.rpHash
+	db.mu.RUnlock()
+	if h := next.RPIDHash(); h != old {
+		idx := tx.Bucket(bucketIndex)
+		if err := idx.Delete(indexKey(&old, next.ID)); err != nil {
+			return err
+		}
+		return idx.Put(indexKey(&h, next.ID), nil)
+	}
+	return nil
+}
+
+// applyUpdate installs next in memory, keeping the counter and last use
+// that NextCounter may have moved meanwhile.
+func (db *DB) applyUpdate(e *entry, next *Record) {
+	if h := next.RPIDHash(); h != e.rpHash {
+		db.mu.Lock()
+		db.unlinkRP(e)
+		e.rpHash = h
+		db.byRP[h] = append(db.byRP[h], e)
+		db.mu.Unlock()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	next.Counter = max(next.Counter, e.rec.Counter)
+	next.LastUsed = latest(next.LastUsed, e.rec.LastUsed)
+	e.ceiling = max(e.ceiling, next.Counter)
+	e.rec = next
+}
+
+// Delete removes one record durably, or answers [ErrNotFound].
+func (db *DB) Delete(id []byte) error {
+	e, err := db.lookup(id)
+	if err != nil {
+		return err
+	}
+	e.wmu.Lock()
+	defer e.wmu.Unlock()
+	db.mu.RLock()
+	h := e.rpHash
+	db.mu.RUnlock()
+	return db.commits.submit(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCreds)
+		if b.Get(id) == nil {
+			return ErrNotFound
+		}
+		if err := b.Delete(id); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketIndex).Delete(indexKey(&h, id))
+	}, func() { db.remove(e) })
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
