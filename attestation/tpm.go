@@ -44,7 +44,7 @@ type TPMDevice struct {
 type TPMCertification struct {
 	PubArea   []byte // TPMT_PUBLIC of the credential key
 	CertInfo  []byte // TPMS_ATTEST, of type TPM_ST_ATTEST_CERTIFY
-	Signature []byte // TPMT_SIGNATURE over CertInfo by the attestation key: ECDSA with SHA-256
+	Signature []byte // the AK's ECDSA-SHA256 signature over CertInfo: ASN.1 DER, or the TPMT_SIGNATURE as the TPM returns it
 }
 
 // TPMCertifier is what the tpm format needs from a TPM key backend: a
@@ -212,13 +212,29 @@ func checkCertInfo(b []byte, pub *tpm2.TPMTPublic, extraData []byte) error {
 	return nil
 }
 
-// tpmSignatureDER converts a TPMT_SIGNATURE (ECDSA, SHA-256) to DER and
-// verifies it over certInfo with the AK.
+// tpmSignatureDER returns the AK's signature over certInfo in DER, after
+// verifying it. b is DER already, or a TPMT_SIGNATURE (ECDSA, SHA-256),
+// which starts with TPM_ALG_ECDSA (0x0018) where DER starts with 0x30.
 func tpmSignatureDER(b, certInfo []byte, ak crypto.PublicKey) ([]byte, error) {
 	akEC, ok := ak.(*ecdsa.PublicKey)
 	if !ok || akEC.Curve != elliptic.P256() {
 		return nil, errors.New("attestation: TPM attestation key is not ECDSA P-256")
 	}
+	der := b
+	if len(b) > 0 && b[0] != 0x30 {
+		var err error
+		if der, err = tpmtSignatureDER(b); err != nil {
+			return nil, err
+		}
+	}
+	digest := sha256.Sum256(certInfo)
+	if !ecdsa.VerifyASN1(akEC, digest[:], der) {
+		return nil, errors.New("attestation: TPM signature does not verify with the attestation key")
+	}
+	return der, nil
+}
+
+func tpmtSignatureDER(b []byte) ([]byte, error) {
 	sig, err := tpm2.Unmarshal[tpm2.TPMTSignature](b)
 	if err != nil {
 		return nil, fmt.Errorf("attestation: TPM signature: %w", err)
@@ -227,17 +243,9 @@ func tpmSignatureDER(b, certInfo []byte, ak crypto.PublicKey) ([]byte, error) {
 	if err != nil || sig.SigAlg != tpm2.TPMAlgECDSA || ecc.Hash != tpm2.TPMAlgSHA256 {
 		return nil, errors.New("attestation: TPM signature is not ECDSA with SHA-256")
 	}
-	der, err := asn1.Marshal(struct{ R, S *big.Int }{
+	return asn1.Marshal(struct{ R, S *big.Int }{
 		new(big.Int).SetBytes(ecc.SignatureR.Buffer), new(big.Int).SetBytes(ecc.SignatureS.Buffer),
 	})
-	if err != nil {
-		return nil, err
-	}
-	digest := sha256.Sum256(certInfo)
-	if !ecdsa.VerifyASN1(akEC, digest[:], der) {
-		return nil, errors.New("attestation: TPM signature does not verify with the attestation key")
-	}
-	return der, nil
 }
 
 // IssueAIKCertificate issues an AIK certificate for the TPM attestation key
