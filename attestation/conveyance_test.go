@@ -67,3 +67,22 @@ func TestApplyConveyanceRejectsMalformed(t *testing.T) {
 		t.Errorf("short authData: %v, want ErrInvalidInput", err)
 	}
 }
+
+// FuzzApplyConveyance feeds arbitrary statements and authenticatorData: it
+// must never panic, and under "none" it conveys either the statement it was
+// given or fmt none with attStmt {}.
+func FuzzApplyConveyance(f *testing.F) {
+	f.Add("none", "packed", []byte{0xa2, 0x63, 'a', 'l', 'g', 0x26, 0x63, 's', 'i', 'g', 0x40}, bytes.Repeat([]byte{0x41}, 60))
+	f.Add("none", "packed", []byte{0xa0}, make([]byte, 60))
+	f.Fuzz(func(t *testing.T, pref, format string, attStmt, authData []byte) {
+		st, err := ApplyConveyance(pref, format, attStmt, authData)
+		if err != nil {
+			return
+		}
+		kept := st.Format == format && bytes.Equal(st.AttStmt, attStmt)
+		stripped := st.Format == "none" && bytes.Equal(st.AttStmt, []byte{0xa0})
+		if !kept && !stripped {
+			t.Errorf("conveyed %q %x from %q %x", st.Format, st.AttStmt, format, attStmt)
+		}
+	})
+}

@@ -87,3 +87,20 @@ func TestAttestRejectsBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestConcurrently shares one CA between goroutines attesting for
+// several AAGUIDs, as the daemon does (run with -race).
+func TestAttestConcurrently(t *testing.T) {
+	ca := testCA(t, DefaultAAGUID)
+	atts := []Attester{&PackedBasic{CA: ca}, &AndroidKey{CA: ca}, &TPM{CA: ca, Certifier: newSoftTPM(t)}}
+	for i := range 12 {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			aaguid := [16]byte{byte(i % 3)}
+			in, _ := newInput(t, aaguid, newCred(t), "challenge")
+			if _, err := atts[i%3].Attest(in); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
