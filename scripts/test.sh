@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: static checks, unit and integration tests with the
+# race detector, a short run of every fuzz target, and the interop tests
+# against python-fido2 and Chromium. scripts/install-deps.sh installs what
+# they need; README.md names this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+fuzztime="${FUZZTIME:-3s}"
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi
+go vet ./...
+
+step "go test -race ./..."
+go test -race -timeout 20m ./...
+
+step "fuzz targets, $fuzztime each"
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do
+    echo "-- $pkg $target"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/fuzz.log 2>&1 || { cat /tmp/fuzz.log; exit 1; }
+  done
+done
+
+for t in scripts/interop-*.sh; do
+  [ -e "$t" ] || continue
+  step "$t"
+  bash "$t"
+done
+step "all tests passed"
