@@ -10,6 +10,11 @@ fuzztime="${FUZZTIME:-3s}"
 
 step() { printf '\n== %s\n' "$*"; }
 
+if [ -z "${PASSKEYD_SKIP_INSTALL:-}" ]; then
+  step "installing test dependencies (set PASSKEYD_SKIP_INSTALL=1 to skip)"
+  bash scripts/install-deps.sh
+fi
+
 step "gofmt and go vet"
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [ -n "$unformatted" ]; then echo "gofmt would change: $unformatted"; exit 1; fi

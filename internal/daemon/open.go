@@ -57,6 +57,9 @@ func (d *Daemon) openProvider() error {
 	if userverify.IsUnattended(uv) {
 		d.log.Warn("no person is asked to verify: every operation is answered by --uv " + d.cfg.UV)
 	}
+	if strings.Contains(d.cfg.UV, "pin") && !vault.IsSet() {
+		d.log.Warn("no PIN is set, so the pin method cannot verify anyone: set one with 'passkeyd pin set'")
+	}
 	return nil
 }
 
