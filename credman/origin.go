@@ -40,7 +40,18 @@ func ParseOrigin(origin, packageName string) (*Caller, error) {
 	default:
 		return nil, refuse(ErrInvalidOrigin, "origin %q must be https (or http://localhost)", origin)
 	}
-	return &Caller{Origin: u.Scheme + "://" + strings.ToLower(u.Host), host: host}, nil
+	return &Caller{Origin: u.Scheme + "://" + serializeHost(u), host: host}, nil
+}
+
+// serializeHost writes host[:port] as a browser serializes an origin
+// (HTML "ASCII serialization of an origin"): lowercase, without the scheme's
+// default port, so that https://example.com:443 reports https://example.com.
+func serializeHost(u *url.URL) string {
+	h := strings.ToLower(u.Host)
+	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
+		h = strings.TrimSuffix(h, ":"+p)
+	}
+	return strings.TrimSuffix(h, ":")
 }
 
 func isLocalhost(host string) bool {
