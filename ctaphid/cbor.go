@@ -1,0 +1,108 @@
+package ctaphid
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+)
+
+// transaction is a CTAPHID_CBOR request in flight (CTAP 2.1 §11.2.9.1.2).
+type transaction struct {
+	cid      uint32
+	cancel   context.CancelFunc
+	upNeeded atomic.Bool // the handler called userNeeded
+}
+
+// startCBOR hands a CBOR message to the Handler in its own goroutine; the
+// device stays busy on cid until the reply is sent.
+func (d *device) startCBOR(cid uint32, req []byte) {
+	if len(req) == 0 {
+		d.sendError(cid, ErrInvalidLen)
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithValue(d.ctx, channelKey{}, cid))
+	t := &transaction{cid: cid, cancel: cancel}
+	req = bytes.Clone(req)
+	if !d.e.goTask(func() { d.runCBOR(ctx, t, req) }) {
+		cancel()
+		d.sendError(cid, ErrChannelBusy) // the server is shutting down
+		return
+	}
+	d.txn = t
+}
+
+// runCBOR waits for the Handler, sending KEEPALIVE meanwhile
+// (CTAP 2.1 §11.2.9.1.7), then sends its reply.
+func (d *device) runCBOR(ctx context.Context, t *transaction, req []byte) {
+	defer t.cancel()
+	done := make(chan []byte, 1)
+	go func() { done <- d.callHandler(ctx, t, req) }()
+	tick := time.NewTicker(d.e.keepalive)
+	defer tick.Stop()
+	for {
+		select {
+		case resp := <-done:
+			d.finish(t, resp)
+			return
+		case <-tick.C:
+			d.sendKeepalive(t)
+		}
+	}
+}
+
+// callHandler calls ServeCTAP. A panicking handler gets ERR_OTHER instead of
+// taking the daemon down.
+func (d *device) callHandler(ctx context.Context, t *transaction, req []byte) (resp []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.e.log.Error("ctaphid handler panicked", cidAttr(t.cid),
+				"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			resp = nil
+		}
+	}()
+	return d.e.handler.ServeCTAP(ctx, req, func() { t.upNeeded.Store(true) })
+}
+
+// sendKeepalive tells the host the request is still running, and whether
+// the user is being asked.
+func (d *device) sendKeepalive(t *transaction) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.txn != t {
+		return
+	}
+	status := StatusProcessing
+	if t.upNeeded.Load() {
+		status = StatusUPNeeded
+	}
+	d.reply(t.cid, CmdKeepalive, []byte{status})
+}
+
+// finish sends the Handler's reply with command byte CTAPHID_CBOR, unless
+// the request was abandoned meanwhile.
+func (d *device) finish(t *transaction, resp []byte) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.txn != t {
+		return
+	}
+	d.txn = nil
+	if len(resp) == 0 || len(resp) > MaxMessageSize {
+		d.e.log.Error("ctaphid handler reply unusable", cidAttr(t.cid), "len", len(resp))
+		d.sendError(t.cid, ErrOther)
+		return
+	}
+	d.e.log.Debug("ctaphid reply", cidAttr(t.cid), "cmd", CmdCBOR.String(), "len", len(resp))
+	d.reply(t.cid, CmdCBOR, resp)
+}
+
+// abandonTransaction cancels the request in flight and drops its reply.
+func (d *device) abandonTransaction() {
+	if d.txn != nil {
+		d.txn.cancel()
+		d.txn = nil
+	}
+}
