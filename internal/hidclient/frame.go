@@ -1,0 +1,92 @@
+package hidclient
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/passkeyd/passkeyd/ctaphid"
+)
+
+// write sends one message as its packets, in one write.
+func (c *Client) write(cid uint32, cmd ctaphid.Command, data []byte) error {
+	reports, err := ctaphid.Fragment(cid, cmd, data)
+	if err != nil {
+		return fmt.Errorf("hidclient: %s of %d bytes: %w", cmd, len(data), err)
+	}
+	buf := make([]byte, 0, len(reports)*ctaphid.ReportSize)
+	for i := range reports {
+		buf = append(buf, reports[i][:]...)
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if _, err := c.rw.Write(buf); err != nil {
+		return fmt.Errorf("hidclient: failed to send %s: %w", cmd, err)
+	}
+	return nil
+}
+
+// receive reads the response to cmd on cid, passing KEEPALIVE statuses to
+// onKeepalive and skipping packets of other channels.
+func (c *Client) receive(cid uint32, cmd ctaphid.Command, onKeepalive func(byte)) ([]byte, error) {
+	for {
+		r, err := c.readReport()
+		if err != nil {
+			return nil, err
+		}
+		if r.CID() != cid || !r.IsInit() {
+			continue
+		}
+		switch got := r.Command(); {
+		case got == cmd:
+			return c.readRest(&r)
+		case got == ctaphid.CmdKeepalive && r.Length() >= 1:
+			if onKeepalive != nil {
+				onKeepalive(r.Data()[0])
+			}
+		case got == ctaphid.CmdError && r.Length() >= 1:
+			return nil, fmt.Errorf("hidclient: %s: %w", cmd, ctaphid.ErrorCode(r.Data()[0]))
+		default:
+			return nil, fmt.Errorf("%w: %s in answer to %s", ErrUnexpectedResponse, got, cmd)
+		}
+	}
+}
+
+// readRest reads the continuation packets of a message that starts with
+// first (CTAP 2.1 §11.2.4).
+func (c *Client) readRest(first *ctaphid.Report) ([]byte, error) {
+	n, cid := first.Length(), first.CID()
+	if n > ctaphid.MaxMessageSize {
+		return nil, fmt.Errorf("%w: length %d", ErrUnexpectedResponse, n)
+	}
+	msg := append(make([]byte, 0, n), first.Data()[:min(n, ctaphid.InitDataSize)]...)
+	for seq := byte(0); len(msg) < n; seq++ {
+		r, err := c.nextOn(cid)
+		if err != nil {
+			return nil, err
+		}
+		if r.IsInit() || r.Seq() != seq {
+			return nil, fmt.Errorf("%w: packet out of sequence", ErrUnexpectedResponse)
+		}
+		msg = append(msg, r.Data()[:min(n-len(msg), ctaphid.ContDataSize)]...)
+	}
+	return msg, nil
+}
+
+// nextOn reads the next packet of channel cid.
+func (c *Client) nextOn(cid uint32) (ctaphid.Report, error) {
+	for {
+		r, err := c.readReport()
+		if err != nil || r.CID() == cid {
+			return r, err
+		}
+	}
+}
+
+// readReport reads one whole report.
+func (c *Client) readReport() (ctaphid.Report, error) {
+	var r ctaphid.Report
+	if _, err := io.ReadFull(c.rw, r[:]); err != nil {
+		return r, fmt.Errorf("hidclient: failed to read: %w", err)
+	}
+	return r, nil
+}
