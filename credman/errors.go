@@ -50,6 +50,10 @@ func refuse(kind *Error, format string, args ...any) *Error {
 
 // fromProvider turns a provider error into an *Error.
 func fromProvider(err error) *Error {
+	var injected *provider.InjectedError
+	if errors.As(err, &injected) {
+		return injectedError(injected.Code)
+	}
 	if errors.Is(err, provider.ErrDisabled) {
 		return refuse(ErrProviderDisabled, "the passkey provider is turned off; turn it on with 'passkeyd provider enable'")
 	}
@@ -71,4 +75,19 @@ func fromProvider(err error) *Error {
 		return refuse(ErrUnsupportedAlgorithm, "pubKeyCredParams must include ES256 (alg -7)")
 	}
 	return refuse(ErrInternal, "%s", why)
+}
+
+// Codes lists every error code credman answers, for fault injection.
+var Codes = []*Error{ErrInvalidRequest, ErrInvalidOrigin, ErrInsecureOrigin, ErrRPIDMismatch, ErrMissingChallenge,
+	ErrUnsupportedAlgorithm, ErrExcluded, ErrNoCredentials, ErrNotAllowed, ErrTimeout, ErrCancelled, ErrLockedOut,
+	ErrProviderDisabled, ErrUnknownEntry, ErrInternal}
+
+// injectedError answers an injected credman-error fault with its code.
+func injectedError(code string) *Error {
+	for _, e := range Codes {
+		if e.Code == code {
+			return refuse(e, "injected fault: %s", code)
+		}
+	}
+	return &Error{Code: code, Name: "NotAllowedError", Message: "injected fault: " + code}
 }

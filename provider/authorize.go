@@ -19,6 +19,7 @@ type gate struct {
 	wantUV   bool // uv option, alwaysUv, or a discoverable registration
 	wantUP   bool // up option (default true)
 	question userverify.Request
+	fault    *Fault // an injected fault that changes the output, or nil
 
 	uv, up bool // outcome: what was established
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sort"
+	"time"
 
 	"github.com/passkeyd/passkeyd/ctap"
 	"github.com/passkeyd/passkeyd/keystore"
@@ -176,6 +177,7 @@ func (p *Provider) credResponse(r *keystore.Record) (*ctap.CredMgmtResponse, err
 		User:         &ctap.UserEntity{ID: r.UserID, Name: r.UserName, DisplayName: r.UserDisplayName},
 		CredentialID: &ctap.CredentialDescriptor{Type: ctap.PublicKeyType, ID: r.ID},
 		PublicKey:    k, CredProtect: uint(r.CredProtect),
+		Created: unixOrZero(r.Created), LastUsed: unixOrZero(r.LastUsed),
 	}
 	if r.SealedSecrets != nil {
 		s, err := p.openSecrets(r)
@@ -185,6 +187,14 @@ func (p *Provider) credResponse(r *keystore.Record) (*ctap.CredMgmtResponse, err
 		resp.LargeBlobKey = s.LargeBlobKey
 	}
 	return resp, nil
+}
+
+// unixOrZero is t in Unix seconds, or 0 (left out of the reply) when t is unset.
+func unixOrZero(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Unix()
 }
 
 // credForToken finds the credential named in params, within the token's RP.
@@ -213,6 +223,7 @@ func (p *Provider) deleteCred(t *pinToken, params ctap.CredMgmtParams) error {
 		return p.internal("cannot delete the credential", err)
 	}
 	p.signers.drop(rec.ID)
+	p.emit(Event{Type: EventCredentialDeleted, CredentialID: rec.ID, RPID: rec.RPID, UserName: rec.UserName})
 	return nil
 }
 
@@ -234,5 +245,6 @@ func (p *Provider) updateUser(t *pinToken, params ctap.CredMgmtParams) error {
 	if err != nil {
 		return p.internal("cannot update the credential", err)
 	}
+	p.emit(Event{Type: EventCredentialUpdated, CredentialID: rec.ID, RPID: rec.RPID, UserName: params.User.Name})
 	return nil
 }

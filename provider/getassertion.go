@@ -35,6 +35,10 @@ func (p *Provider) GetAssertion(ctx context.Context, req *ctap.GetAssertionReque
 	if err := p.checkEnabled(); err != nil {
 		return nil, err
 	}
+	fault := p.takeFault(FaultOpGet)
+	if err := applyFault(ctx, fault); err != nil {
+		return nil, err
+	}
 	if err := validateGA(req); err != nil {
 		return nil, err
 	}
@@ -47,6 +51,7 @@ func (p *Provider) GetAssertion(ctx context.Context, req *ctap.GetAssertionReque
 	ss.next = nil
 	ss.mu.Unlock()
 	g := p.gaGate(req)
+	g.fault = fault
 	if err := p.authorize(ctx, ss, g); err != nil {
 		return nil, err
 	}
@@ -166,10 +171,13 @@ func (p *Provider) assert(rec *keystore.Record, req *ctap.GetAssertionRequest, e
 	if err := p.gaExtensionOutputs(a, resp, rec, ext, g.uv); err != nil {
 		return nil, err
 	}
+	g.fault.mutateAuthData(a)
 	resp.AuthData = a.Marshal()
 	if resp.Signature, err = sign(signer, resp.AuthData, req.ClientDataHash); err != nil {
 		return nil, p.internal("cannot sign", err)
 	}
+	resp.Signature = g.fault.mutateSignature(resp.Signature)
+	p.emit(Event{Type: EventCredentialAsserted, CredentialID: rec.ID, RPID: rec.RPID, UserName: rec.UserName, SignCount: a.Counter})
 	if rec.Discoverable {
 		resp.User = &ctap.UserEntity{ID: rec.UserID}
 		if g.uv && len(req.AllowList) == 0 {

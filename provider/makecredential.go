@@ -26,6 +26,10 @@ func (p *Provider) MakeCredential(ctx context.Context, req *ctap.MakeCredentialR
 	if err := p.checkEnabled(); err != nil {
 		return nil, err
 	}
+	fault := p.takeFault(FaultOpCreate)
+	if err := applyFault(ctx, fault); err != nil {
+		return nil, err
+	}
 	if err := validateMC(req); err != nil {
 		return nil, err
 	}
@@ -38,6 +42,7 @@ func (p *Provider) MakeCredential(ctx context.Context, req *ctap.MakeCredentialR
 		return nil, ctap.Errorf(ctap.ErrInvalidOption, "largeBlobKey needs a discoverable credential (rk)")
 	}
 	g := p.mcGate(req, rk)
+	g.fault = fault
 	if err := p.authorize(ctx, p.sessions.get(ctx), g); err != nil {
 		return nil, err
 	}
@@ -139,7 +144,9 @@ func (p *Provider) createCredential(req *ctap.MakeCredentialRequest, ext mcExten
 	if err != nil {
 		return nil, err
 	}
-	authData := p.mcAuthData(rec, cose, ext, g).Marshal()
+	ad := p.mcAuthData(rec, cose, ext, g)
+	g.fault.mutateAuthData(ad)
+	authData := ad.Marshal()
 	st, err := p.attester.Attest(attestation.Input{AuthData: authData, ClientDataHash: req.ClientDataHash,
 		CredentialID: id, CredentialKey: signer, AAGUID: p.cfg.AAGUID})
 	if err != nil {
@@ -149,7 +156,8 @@ func (p *Provider) createCredential(req *ctap.MakeCredentialRequest, ext mcExten
 		return nil, p.internal("cannot store the credential", err)
 	}
 	p.signers.put(id, signer)
-	resp := &ctap.MakeCredentialResponse{Fmt: st.Format, AuthData: authData, AttStmt: st.AttStmt}
+	p.emit(Event{Type: EventCredentialAdded, CredentialID: id, RPID: rec.RPID, UserName: rec.UserName})
+	resp := &ctap.MakeCredentialResponse{Fmt: st.Format, AuthData: authData, AttStmt: g.fault.mutateAttStmt(st.AttStmt)}
 	if ext.largeBlobKey {
 		resp.LargeBlobKey = sec.LargeBlobKey
 	}

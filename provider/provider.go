@@ -76,6 +76,9 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the randomness source; nil means crypto/rand.
 	Rand io.Reader
+	// AllowExport lets TestCredentials reveal private keys, when the Sealer
+	// can (test stores only).
+	AllowExport bool
 }
 
 // Provider is a CTAP 2.1 authenticator. It is safe for concurrent use.
@@ -94,6 +97,14 @@ type Provider struct {
 
 	signers  signerCache
 	sessions sessions
+	events   events
+	faults   faults
+	override struct {
+		mu      sync.Mutex
+		set     bool
+		count   int
+		outcome error
+	}
 }
 
 // New makes a provider. It loads the stored settings.
@@ -169,10 +180,15 @@ func protocol(v uint) (pinuv.Protocol, error) {
 
 // ask puts one question to the user and maps the answer to a CTAP status.
 func (p *Provider) ask(ctx context.Context, req userverify.Request) error {
-	if up := userNeededFrom(ctx); up != nil {
-		up()
+	err, scripted := p.overridden()
+	if !scripted {
+		if up := userNeededFrom(ctx); up != nil {
+			up()
+		}
+		err = p.verifier.Verify(ctx, req)
 	}
-	err := p.verifier.Verify(ctx, req)
+	p.emit(Event{Type: EventVerification, Operation: string(req.Operation), RPID: req.RPID,
+		UserName: req.UserName, Outcome: outcome(err)})
 	if err == nil {
 		return nil
 	}
@@ -180,6 +196,25 @@ func (p *Provider) ask(ctx context.Context, req userverify.Request) error {
 	p.log.Info("user verification did not pass", "operation", req.Operation, "rp", req.RPID,
 		"outcome", err.Error(), "status", status.Name())
 	return ctap.Errorf(status, "user verification: %v", err)
+}
+
+// outcome names a verification result for events and logs.
+func outcome(err error) string {
+	switch {
+	case err == nil:
+		return "verified"
+	case errors.Is(err, userverify.ErrDenied):
+		return "denied"
+	case errors.Is(err, userverify.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return "timed-out"
+	case errors.Is(err, userverify.ErrCancelled), errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, userverify.ErrLockedOut):
+		return "locked-out"
+	case errors.Is(err, userverify.ErrUnavailable):
+		return "unavailable"
+	}
+	return "error"
 }
 
 // verifyStatus maps a Verifier's answer to a CTAP status (issue #2 mapping).
