@@ -195,6 +195,12 @@ type CredMgmtParams struct {
 
 // CredMgmtResponse is authenticatorCredentialManagement's output. Counts are
 // pointers: zero is a meaningful answer.
+//
+// Created and LastUsed are passkeyd's vendor fields (keys 0x70 and 0x71,
+// Unix seconds; LastUsed is absent for a passkey never used), sent with each
+// credential of enumerateCredentials. CTAP clients ignore map keys they do
+// not know (forward compatibility; [Unmarshal] does too), so other clients
+// are unaffected; other authenticators do not send them.
 type CredMgmtResponse struct {
 	ExistingResidentCredentialsCount *uint                 `cbor:"1,keyasint,omitempty"`
 	MaxPossibleRemainingCredentials  *uint                 `cbor:"2,keyasint,omitempty"`
@@ -207,6 +213,8 @@ type CredMgmtResponse struct {
 	TotalCredentials                 *uint                 `cbor:"9,keyasint,omitempty"`
 	CredProtect                      uint                  `cbor:"10,keyasint,omitempty"`
 	LargeBlobKey                     []byte                `cbor:"11,keyasint,omitempty"`
+	Created                          int64                 `cbor:"112,keyasint,omitempty"`
+	LastUsed                         int64                 `cbor:"113,keyasint,omitempty"`
 }
 
 // Config subcommands (CTAP 2.1 §6.11).
