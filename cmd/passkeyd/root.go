@@ -18,6 +18,7 @@ Start the daemon with 'passkeyd serve'; the other commands talk to it.`,
 		SilenceErrors: true,
 	}
 	d.addFlags(root)
-	root.AddCommand(newServeCmd(d), newStatusCmd(d), newProviderCmd(d), newWebAuthnCmd(d), newVersionCmd())
+	root.AddCommand(newServeCmd(d), newStatusCmd(d), newProviderCmd(d), newWebAuthnCmd(d), newVersionCmd(),
+		newPasskeysCmd(d), newPINCmd(d), newResetCmd(d), newAttestationCmd(d), newGenDocsCmd())
 	return root
 }
