@@ -202,7 +202,7 @@ func TestPINKilledWhenContextEnds(t *testing.T) {
 			pt.answer("hang")
 			ctx, cancel := context.WithCancel(bg)
 			if tt.name == "deadline" {
-				ctx, cancel = context.WithTimeout(bg, 500*time.Millisecond)
+				ctx, cancel = context.WithTimeout(bg, 1500*time.Millisecond)
 			}
 			defer cancel()
 			done := make(chan error, 1)
