@@ -64,10 +64,7 @@ func (p *PIN) Verify(ctx context.Context, req Request) error {
 	if ctx.Err() != nil {
 		err = ctxErr(ctx)
 	}
-	p.logger().LogAttrs(ctx, slog.LevelInfo, "screen-lock PIN asked",
-		slog.String("operation", string(req.Operation)),
-		slog.String("rp", req.RPID),
-		slog.String("outcome", outcome(err)))
+	logOutcome(ctx, p.logger(), "pin", req, err)
 	return err
 }
 
@@ -167,27 +164,6 @@ func pinHashBytes(pin []byte) []byte {
 	sum := sha256.Sum256(pin)
 	defer wipe(sum[:])
 	return append([]byte(nil), sum[:PINHashSize]...)
-}
-
-// outcome names an answer for the log.
-func outcome(err error) string {
-	switch {
-	case err == nil:
-		return "verified"
-	case errors.Is(err, ErrLockedOut):
-		return "locked out"
-	case errors.Is(err, ErrTimeout):
-		return "timed out"
-	case errors.Is(err, ErrCancelled):
-		return "cancelled"
-	case errors.Is(err, ErrUnavailable) && errors.Is(err, ErrDenied):
-		return "gave up"
-	case errors.Is(err, ErrDenied):
-		return "denied"
-	case errors.Is(err, ErrUnavailable):
-		return "unavailable"
-	}
-	return "error"
 }
 
 // pinentry is one running pinentry program.
