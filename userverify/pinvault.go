@@ -54,6 +54,7 @@ type LockoutError struct {
 	Until time.Time // when the next try is allowed
 }
 
+// Error says until when tries are refused.
 func (e *LockoutError) Error() string {
 	return fmt.Sprintf("userverify: locked out after wrong PINs until %s", e.Until.Format(time.RFC3339))
 }
