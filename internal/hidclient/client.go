@@ -32,13 +32,12 @@ var ErrUnexpectedResponse = errors.New("hidclient: unexpected response")
 // no longer be trusted; make a new client.
 var ErrBroken = errors.New("hidclient: connection unusable after an interrupted transaction")
 
-const (
-	// initTimeout bounds CTAPHID_INIT when a client is made.
-	initTimeout = 5 * time.Second
-	// cancelGrace is how long CBOR waits for the reply after sending
-	// CTAPHID_CANCEL.
-	cancelGrace = 5 * time.Second
-)
+// initTimeout bounds CTAPHID_INIT when a client is made.
+const initTimeout = 5 * time.Second
+
+// cancelGrace is how long CBOR waits for the reply after sending
+// CTAPHID_CANCEL. Tests shorten it.
+var cancelGrace = 5 * time.Second
 
 // Info is the CTAPHID_INIT response (CTAP 2.1 §11.2.9.1.3).
 type Info struct {
@@ -59,11 +58,6 @@ type Client struct {
 	mu     sync.Mutex // one transaction at a time
 	wmu    sync.Mutex // whole messages; CANCEL comes from another goroutine
 	broken error
-}
-
-// readDeadliner is a stream whose reads can be interrupted.
-type readDeadliner interface {
-	SetReadDeadline(t time.Time) error
 }
 
 // Dial connects to a CTAPHID Unix socket and allocates a channel.
@@ -110,7 +104,7 @@ func (c *Client) Close() error {
 func (c *Client) init(ctx context.Context) error {
 	nonce := make([]byte, ctaphid.InitNonceSize)
 	_, _ = rand.Read(nonce)
-	if err := c.write(ctaphid.BroadcastCID, ctaphid.CmdInit, nonce); err != nil {
+	if err := c.write(ctx, ctaphid.BroadcastCID, ctaphid.CmdInit, nonce); err != nil {
 		return err
 	}
 	return c.interruptible(ctx, func() error {
@@ -155,7 +149,7 @@ func (c *Client) Transact(ctx context.Context, cmd ctaphid.Command, data []byte)
 	if err := c.usable(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.write(c.info.CID, cmd, data); err != nil {
+	if err := c.write(ctx, c.info.CID, cmd, data); err != nil {
 		return nil, c.fail(err)
 	}
 	var resp []byte
@@ -178,7 +172,7 @@ func (c *Client) CBOR(ctx context.Context, req []byte, onKeepalive func(status b
 	if err := c.usable(ctx); err != nil {
 		return nil, err
 	}
-	if err := c.write(c.info.CID, ctaphid.CmdCBOR, req); err != nil {
+	if err := c.write(ctx, c.info.CID, ctaphid.CmdCBOR, req); err != nil {
 		return nil, c.fail(err)
 	}
 	fired := make(chan struct{})
@@ -236,22 +230,35 @@ func (c *Client) fail(err error) error {
 
 // interruptible runs read with reads cut short when ctx ends.
 func (c *Client) interruptible(ctx context.Context, read func() error) error {
+	return c.cutShort(ctx, c.setReadDeadline, read)
+}
+
+// cutShort runs op, calling setDeadline(now) when ctx ends meanwhile and
+// clearing the deadline afterwards.
+func (c *Client) cutShort(ctx context.Context, setDeadline func(time.Time), op func() error) error {
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(fired)
-		c.setReadDeadline(time.Now())
+		setDeadline(time.Now())
 	})
-	err := read()
+	err := op()
 	if !stop() {
 		<-fired
-		c.setReadDeadline(time.Time{})
+		setDeadline(time.Time{})
 	}
 	return err
 }
 
 // setReadDeadline sets the stream's read deadline, if it has one.
 func (c *Client) setReadDeadline(t time.Time) {
-	if d, ok := c.rw.(readDeadliner); ok {
+	if d, ok := c.rw.(interface{ SetReadDeadline(time.Time) error }); ok {
 		_ = d.SetReadDeadline(t)
+	}
+}
+
+// setWriteDeadline sets the stream's write deadline, if it has one.
+func (c *Client) setWriteDeadline(t time.Time) {
+	if d, ok := c.rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		_ = d.SetWriteDeadline(t)
 	}
 }

@@ -1,14 +1,16 @@
 package hidclient
 
 import (
+	"context"
 	"fmt"
 	"io"
 
 	"github.com/passkeyd/passkeyd/ctaphid"
 )
 
-// write sends one message as its packets, in one write.
-func (c *Client) write(cid uint32, cmd ctaphid.Command, data []byte) error {
+// write sends one message as its packets, in one write that ctx can cut
+// short.
+func (c *Client) write(ctx context.Context, cid uint32, cmd ctaphid.Command, data []byte) error {
 	reports, err := ctaphid.Fragment(cid, cmd, data)
 	if err != nil {
 		return fmt.Errorf("hidclient: %s of %d bytes: %w", cmd, len(data), err)
@@ -19,10 +21,12 @@ func (c *Client) write(cid uint32, cmd ctaphid.Command, data []byte) error {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if _, err := c.rw.Write(buf); err != nil {
-		return fmt.Errorf("hidclient: failed to send %s: %w", cmd, err)
-	}
-	return nil
+	return c.cutShort(ctx, c.setWriteDeadline, func() error {
+		if _, err := c.rw.Write(buf); err != nil {
+			return fmt.Errorf("hidclient: failed to send %s: %w", cmd, err)
+		}
+		return nil
+	})
 }
 
 // receive reads the response to cmd on cid, passing KEEPALIVE statuses to
