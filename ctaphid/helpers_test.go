@@ -89,13 +89,7 @@ type testServer struct {
 
 func startServer(t testing.TB, h ctaphid.Handler, opts ...ctaphid.Option) *testServer {
 	t.Helper()
-	// A short folder: socket paths are limited to about 100 bytes.
-	dir, err := os.MkdirTemp("", "phid")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	ts := &testServer{path: filepath.Join(dir, "ctaphid.sock"), served: make(chan error, 1)}
+	ts := &testServer{path: filepath.Join(shortTempDir(t), "ctaphid.sock"), served: make(chan error, 1)}
 	l, err := ctaphid.ListenUnix(ts.path)
 	if err != nil {
 		t.Fatal(err)
@@ -104,6 +98,17 @@ func startServer(t testing.TB, h ctaphid.Handler, opts ...ctaphid.Option) *testS
 	go func() { ts.served <- ts.srv.Serve(l) }()
 	t.Cleanup(func() { ts.shutdown(t) })
 	return ts
+}
+
+// shortTempDir is a fresh folder with a short path: socket paths are
+// limited to about 100 bytes, and t.TempDir's can be longer.
+func shortTempDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "phid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
 // shutdown stops the server and checks that Serve returned.
