@@ -1,0 +1,112 @@
+package daemon_test
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/passkeyd/passkeyd/ctap"
+	"github.com/passkeyd/passkeyd/internal/ctapclient"
+	"github.com/passkeyd/passkeyd/internal/daemon"
+)
+
+// The socket path against the in-process path, in the same run: a daemon
+// with the file keystore and --uv approve, one credential, GetAssertion
+// with uv. Target (issue 3): the socket costs at most 1.3× in-process.
+//
+//	go test -run '^$' -bench GetAssertion -count 5 ./internal/daemon
+//
+// Both report round trips per second (wall clock) and the process's CPU
+// time per operation, client and daemon together. On a loaded machine the
+// CPU time is the steadier of the two.
+
+// benchDaemon starts a daemon and registers one credential through c.
+func benchDaemon(b *testing.B) (*daemon.Daemon, *ctapclient.Client, *ctap.GetAssertionRequest) {
+	cfg := serveConfig(b, "approve")
+	d := startDaemon(b, cfg)
+	c, _ := dialHID(b, cfg)
+	resp, err := c.MakeCredential(context.Background(), makeCredReq(hidRP, "bench", true), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cred := mustRegister(b, hidRP, resp)
+	return d, c, getAssertReq(hidRP, cred.id)
+}
+
+// BenchmarkSocketGetAssertion: one round trip over ctaphid.sock through
+// hidclient per operation (CBOR encode, CTAPHID framing both ways, the
+// provider, the reply).
+func BenchmarkSocketGetAssertion(b *testing.B) {
+	_, c, req := benchDaemon(b)
+	ctx := context.Background()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := c.GetAssertion(ctx, req, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu)
+}
+
+// BenchmarkInProcessGetAssertion: provider.GetAssertion called directly on
+// the daemon's own provider.
+func BenchmarkInProcessGetAssertion(b *testing.B) {
+	d, _, req := benchDaemon(b)
+	ctx := context.Background()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := d.P.GetAssertion(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu)
+}
+
+// BenchmarkCTAPClientGetAssertion is the same client as the socket path
+// (ctapclient encoding the request and decoding the reply) and the same
+// provider.ServeCTAP, with no transport between them: the difference to
+// BenchmarkSocketGetAssertion is what CTAPHID over the socket costs.
+func BenchmarkCTAPClientGetAssertion(b *testing.B) {
+	d, _, req := benchDaemon(b)
+	c := ctapclient.New(ctapclient.HandlerFunc(d.P.ServeCTAP))
+	ctx := context.Background()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := c.GetAssertion(ctx, req, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu)
+}
+
+// BenchmarkSocketPing is the floor of the socket path: a CTAPHID_PING of
+// the size of a GetAssertion request and back, with no CTAP behind it.
+func BenchmarkSocketPing(b *testing.B) {
+	cfg := serveConfig(b, "approve")
+	startDaemon(b, cfg)
+	_, hc := dialHID(b, cfg)
+	data := randomN(120)
+	ctx := context.Background()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := hc.Ping(ctx, data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu)
+}
+
+func reportRates(b *testing.B, cpuBefore time.Duration) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "roundtrips/s")
+	b.ReportMetric(float64((cpuTime()-cpuBefore).Microseconds())/float64(b.N), "cpu-µs/op")
+}
+
+// cpuTime is the user and system CPU time of the whole process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
