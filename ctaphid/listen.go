@@ -12,15 +12,37 @@ import (
 )
 
 // ListenUnix listens on a Unix stream socket at path whose mode is 0600
-// whatever the umask: the socket is bound in a private temporary folder
-// beside path, restricted, then linked into place. A socket file left by a
-// dead process is removed; a live one, or any other file, is an error. The
-// listener removes the socket file when closed. The folder of path must
-// exist.
+// whatever the umask. In a folder that only its owner can enter (0700, as
+// passkeyd's runtime folder is) the socket is bound in place and then
+// restricted; elsewhere it is bound in a private temporary folder beside
+// path, restricted, then linked into place, so that no one sees it before.
+// A socket file left by a dead process is removed; a live one, or any other
+// file, is an error. The listener removes the socket file when closed. The
+// folder of path must exist.
 func ListenUnix(path string) (net.Listener, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
+	bind := bindLinked
+	if fi, err := os.Stat(filepath.Dir(path)); err == nil && fi.Mode().Perm()&0o077 == 0 {
+		bind = bindPrivate
+	}
+	l, err := bind(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		closeQuietly(l)
+		return nil, fmt.Errorf("ctaphid: failed to create the socket %s: %w", path, err)
+	}
+	return &unixListener{UnixListener: l, path: path, file: fi}, nil
+}
+
+// bindLinked binds the socket in a private temporary folder beside path,
+// then links it to path; link(2), unlike rename(2), never replaces a file
+// that appeared meanwhile.
+func bindLinked(path string) (*net.UnixListener, error) {
 	tmp, err := os.MkdirTemp(filepath.Dir(path), ".pk")
 	if err != nil {
 		return nil, fmt.Errorf("ctaphid: failed to create the socket: %w", err)
@@ -34,23 +56,18 @@ func ListenUnix(path string) (net.Listener, error) {
 		closeQuietly(l)
 		return nil, fmt.Errorf("ctaphid: failed to create the socket %s: %w", path, err)
 	}
-	fi, err := os.Lstat(path)
-	if err != nil {
-		closeQuietly(l)
-		return nil, fmt.Errorf("ctaphid: failed to create the socket %s: %w", path, err)
-	}
-	return &unixListener{UnixListener: l, path: path, file: fi}, nil
+	return l, nil
 }
 
-// bindPrivate binds a socket at tmp, in a folder only we can enter, and
-// gives it mode 0600 before anyone can see it.
-func bindPrivate(tmp string) (*net.UnixListener, error) {
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+// bindPrivate binds a socket at path, in a folder only we can enter, and
+// gives it mode 0600 before anyone can reach it.
+func bindPrivate(path string) (*net.UnixListener, error) {
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		return nil, fmt.Errorf("ctaphid: failed to create the socket: %w", err)
 	}
 	l.SetUnlinkOnClose(false)
-	if err := os.Chmod(tmp, 0o600); err != nil {
+	if err := os.Chmod(path, 0o600); err != nil {
 		closeQuietly(l)
 		return nil, fmt.Errorf("ctaphid: failed to restrict the socket: %w", err)
 	}

@@ -14,11 +14,22 @@ import (
 )
 
 // TestListenUnixMode is not parallel: it sets the process umask to 0, so
-// that a socket made the ordinary way would be 0777.
+// that a socket made the ordinary way would be 0777. It covers both ways of
+// binding: in a private folder and in a shared one.
 func TestListenUnixMode(t *testing.T) {
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
-	path := filepath.Join(shortTempDir(t), "ctaphid.sock")
+	for _, dirMode := range []os.FileMode{0o700, 0o755} {
+		dir := shortTempDir(t)
+		if err := os.Chmod(dir, dirMode); err != nil {
+			t.Fatal(err)
+		}
+		checkSocketMode(t, filepath.Join(dir, "ctaphid.sock"))
+	}
+}
+
+func checkSocketMode(t *testing.T, path string) {
+	t.Helper()
 	l, err := ctaphid.ListenUnix(path)
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +47,11 @@ func TestListenUnixMode(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("the folder holds %d entries, want only the socket", len(entries))
+	}
+	if c, err := net.Dial("unix", path); err != nil {
+		t.Errorf("dial: %v", err)
+	} else {
+		c.Close()
 	}
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
