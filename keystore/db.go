@@ -25,10 +25,10 @@ type DB struct {
 	bolt   *bolt.DB
 	window uint32 // counter values reserved per durable write
 
-	mu       sync.RWMutex // guards closed, byID, byRP, creating
+	mu       sync.RWMutex // guards closed, idx, entries, creating
 	closed   bool
-	byID     map[string]*entry
-	byRP     map[[32]byte][]*entry
+	idx      *ramIndex
+	entries  []*entry            // by slot of idx; nil until first use
 	creating map[string]struct{} // IDs whose Create is committing
 
 	dirtyMu sync.Mutex
@@ -96,7 +96,7 @@ func Open(dir string, opts ...Option) (*DB, error) {
 }
 
 func newDB(bdb *bolt.DB, o options) (*DB, error) {
-	if err := bdb.Update(migrate); err != nil {
+	if err := migrateIfNeeded(bdb); err != nil {
 		return nil, err
 	}
 	db := &DB{bolt: bdb, window: o.window, dirty: make(map[*entry]struct{}), creating: make(map[string]struct{})}
@@ -119,7 +119,10 @@ func (db *DB) Close() error {
 	db.closed = true
 	db.mu.Unlock()
 	db.commits.stop()
-	err := db.bolt.Update(db.flushOnClose)
+	var err error
+	if pending := db.unflushed(); len(pending) > 0 {
+		err = db.bolt.Update(func(tx *bolt.Tx) error { return putEntries(tx, pending, true) })
+	}
 	if cerr := db.bolt.Close(); err == nil {
 		err = cerr
 	}

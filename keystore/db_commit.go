@@ -13,7 +13,7 @@ import (
 // bbolt's DB.Batch, and a lone write costs exactly one commit.
 //
 // Every write also carries the last-use times held in memory (see
-// DB.flushDirty). Writes run in their submission order, in one goroutine.
+// putEntries). Writes run in their submission order, in one goroutine.
 type committer struct {
 	db      *DB
 	mu      sync.Mutex
@@ -96,7 +96,7 @@ func (c *committer) commitBatch(batch []*op) {
 	c.txns.Add(1)
 	var failed bool
 	err := c.db.bolt.Update(func(tx *bolt.Tx) error {
-		if err := c.db.flushDirty(tx, dirty); err != nil {
+		if err := putEntries(tx, dirty, false); err != nil {
 			return err
 		}
 		for _, o := range batch {

@@ -14,7 +14,7 @@ import (
 // Times are kept in UTC at microsecond precision. The stored counter starts
 // a reservation (see [DB.NextCounter]), so the first assertions need no write.
 func (db *DB) Create(rec *Record) error {
-	r := rec.Clone()
+	r := packed(rec)
 	normalizeTimes(r)
 	if err := validateRecord(r); err != nil {
 		return err
@@ -22,13 +22,15 @@ func (db *DB) Create(rec *Record) error {
 	if err := db.claim(r.ID); err != nil {
 		return err
 	}
-	e := &entry{id: string(r.ID), rpHash: r.RPIDHash(), rec: r, ceiling: reserveFrom(r.Counter, db.window)}
+	e := &entry{id: string(r.ID), rec: r, ceiling: reserveFrom(r.Counter, db.window)}
 	e.reserved = e.ceiling
 	stored := *r
 	stored.Counter = e.ceiling
+	h := r.RPIDHash()
 	v, err := encodeRecord(&stored)
 	if err == nil {
-		err = db.commits.submit(func(tx *bolt.Tx) error { return insertRecord(tx, e, v) }, func() { db.add(e) })
+		err = db.commits.submit(func(tx *bolt.Tx) error { return insertRecord(tx, r.ID, &h, v) },
+			func() { db.add(e, h) })
 	}
 	db.mu.Lock()
 	delete(db.creating, e.id)
@@ -45,51 +47,44 @@ func (db *DB) claim(id []byte) error {
 		return ErrClosed
 	}
 	_, creating := db.creating[string(id)]
-	if creating || db.byID[string(id)] != nil {
+	if creating || db.idx.find(id) != noSlot {
 		return ErrExists
 	}
 	db.creating[string(id)] = struct{}{}
 	return nil
 }
 
-func insertRecord(tx *bolt.Tx, e *entry, v []byte) error {
+func insertRecord(tx *bolt.Tx, id []byte, rpHash *[32]byte, v []byte) error {
 	b := tx.Bucket(bucketCreds)
-	if b.Get([]byte(e.id)) != nil {
+	if b.Get(id) != nil {
 		return ErrExists
 	}
-	if err := b.Put([]byte(e.id), v); err != nil {
+	if err := b.Put(id, v); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketIndex).Put(indexKey(&e.rpHash, []byte(e.id)), nil)
+	return tx.Bucket(bucketIndex).Put(indexKey(rpHash, id), nil)
 }
 
 // add makes a committed entry visible.
-func (db *DB) add(e *entry) {
+func (db *DB) add(e *entry, rpHash [32]byte) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.byID[e.id] = e
-	db.byRP[e.rpHash] = append(db.byRP[e.rpHash], e)
+	e.slot = db.idx.add([]byte(e.id), rpHash)
+	db.entries = append(db.entries, e)
 }
 
 // remove hides a deleted entry.
 func (db *DB) remove(e *entry) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	delete(db.byID, e.id)
-	db.unlinkRP(e)
 	e.mu.Lock()
-	e.gone = true
-	e.mu.Unlock()
-}
-
-// unlinkRP drops e from its RP's list. db.mu must be held.
-func (db *DB) unlinkRP(e *entry) {
-	list := slices.DeleteFunc(db.byRP[e.rpHash], func(x *entry) bool { return x == e })
-	if len(list) == 0 {
-		delete(db.byRP, e.rpHash)
-	} else {
-		db.byRP[e.rpHash] = list
+	defer e.mu.Unlock()
+	if e.gone { // wiped by a Reset since
+		return
 	}
+	db.idx.remove(e.slot)
+	db.entries[e.slot] = nil
+	e.gone = true
 }
 
 // Credential returns a copy of one record, or [ErrNotFound].
@@ -114,7 +109,7 @@ func snapshot(e *entry) (*Record, error) {
 // ID), newest first; with a nil hash, those of every RP. An RP without
 // credentials gives an empty result, not an error.
 func (db *DB) Credentials(rpIDHash *[32]byte) ([]*Record, error) {
-	es, err := db.entries(rpIDHash)
+	es, err := db.entriesOf(rpIDHash)
 	if err != nil {
 		return nil, err
 	}
@@ -131,20 +126,39 @@ func (db *DB) Credentials(rpIDHash *[32]byte) ([]*Record, error) {
 	return out, nil
 }
 
-func (db *DB) entries(rpIDHash *[32]byte) ([]*entry, error) {
+func (db *DB) entriesOf(rpIDHash *[32]byte) ([]*entry, error) {
 	db.mu.RLock()
-	defer db.mu.RUnlock()
+	es, complete, err := db.collect(rpIDHash, false)
+	db.mu.RUnlock()
+	if complete || err != nil {
+		return es, err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	es, _, err = db.collect(rpIDHash, true)
+	return es, err
+}
+
+// collect lists the entries of one RP (nil: of every RP), making those
+// that have none yet if create is set, and otherwise giving up (complete
+// is false). db.mu must be held (for writing to create).
+func (db *DB) collect(rpIDHash *[32]byte, create bool) (es []*entry, complete bool, err error) {
 	if db.closed {
-		return nil, ErrClosed
+		return nil, false, ErrClosed
 	}
+	var slots []int32
 	if rpIDHash != nil {
-		return slices.Clone(db.byRP[*rpIDHash]), nil
+		slots = db.idx.ofRP(rpIDHash)
+	} else {
+		slots = db.idx.all()
 	}
-	es := make([]*entry, 0, len(db.byID))
-	for _, e := range db.byID {
-		es = append(es, e)
+	es = make([]*entry, len(slots))
+	for i, s := range slots {
+		if es[i] = db.entryAt(s, create); es[i] == nil {
+			return nil, false, nil
+		}
 	}
-	return es, nil
+	return es, true, nil
 }
 
 // sortNewestFirst orders records by creation time, newest first, then by ID.
@@ -185,6 +199,7 @@ func (db *DB) Update(id []byte, fn func(*Record) error) error {
 	if err := validateRecord(next); err != nil {
 		return err
 	}
+	next = packed(next)
 	return db.commits.submit(func(tx *bolt.Tx) error { return db.writeUpdate(tx, e, next) },
 		func() { db.applyUpdate(e, next) })
 }
@@ -209,9 +224,10 @@ func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
 	if err := b.Put(next.ID, v); err != nil {
 		return err
 	}
-	db.mu.RLock()
-	old := e.rpHash
-	db.mu.RUnlock()
+	old, err := db.rpHashOf(e)
+	if err != nil {
+		return err
+	}
 	if h := next.RPIDHash(); h != old {
 		idx := tx.Bucket(bucketIndex)
 		if err := idx.Delete(indexKey(&old, next.ID)); err != nil {
@@ -225,15 +241,13 @@ func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
 // applyUpdate installs next in memory, keeping the counter and last use
 // that NextCounter may have moved meanwhile.
 func (db *DB) applyUpdate(e *entry, next *Record) {
-	if h := next.RPIDHash(); h != e.rpHash {
-		db.mu.Lock()
-		db.unlinkRP(e)
-		e.rpHash = h
-		db.byRP[h] = append(db.byRP[h], e)
-		db.mu.Unlock()
-	}
+	db.mu.Lock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if !e.gone && next.RPIDHash() != db.idx.rpHash(e.slot) {
+		db.idx.moveRP(e.slot, next.RPIDHash())
+	}
+	db.mu.Unlock()
 	next.Counter = max(next.Counter, e.rec.Counter)
 	next.LastUsed = latest(next.LastUsed, e.rec.LastUsed)
 	e.ceiling = max(e.ceiling, next.Counter)
@@ -248,9 +262,10 @@ func (db *DB) Delete(id []byte) error {
 	}
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
-	db.mu.RLock()
-	h := e.rpHash
-	db.mu.RUnlock()
+	h, err := db.rpHashOf(e)
+	if err != nil {
+		return err
+	}
 	return db.commits.submit(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCreds)
 		if b.Get(id) == nil {

@@ -8,12 +8,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// entry is one credential in memory. Open builds entries from the index
-// bucket alone (no record is decoded), so it stays fast with many
-// credentials; the record is decoded on first use and then kept.
+// entry is one credential in memory, made at its first use. Open builds
+// only the ramIndex, from the index bucket alone, so it stays fast with
+// many credentials; the record is decoded on first use and then kept.
 type entry struct {
-	id     string
-	rpHash [32]byte // guarded by DB.mu
+	id   string
+	slot int32 // in DB.idx; fixed once the entry is visible
 
 	wmu sync.Mutex // held by Update and Delete across their commit
 
@@ -26,40 +26,82 @@ type entry struct {
 	gone      bool         // deleted, or wiped by Reset
 }
 
-// loadIndex fills byID and byRP from the index bucket.
+// loadIndex builds the ramIndex from the index bucket, sized by a first
+// pass over the keys so that nothing grows while loading.
 func (db *DB) loadIndex(tx *bolt.Tx) error {
-	db.byID = make(map[string]*entry)
-	db.byRP = make(map[[32]byte][]*entry)
-	var slab []entry // entries are allocated in chunks: Open allocates little
-	return tx.Bucket(bucketIndex).ForEach(func(k, _ []byte) error {
-		if len(k) <= 32 {
+	b := tx.Bucket(bucketIndex)
+	var n, nRP, idBytes int
+	var last []byte
+	err := b.ForEach(func(k, _ []byte) error {
+		if len(k) <= 32 || len(k) > 32+maxCredentialIDLen {
 			return fmt.Errorf("keystore: damaged index key %x", k)
 		}
-		if len(slab) == cap(slab) {
-			slab = make([]entry, 0, 4096)
+		if last == nil || !bytes.Equal(last, k[:32]) {
+			nRP++
 		}
-		slab = slab[:len(slab)+1]
-		e := &slab[len(slab)-1]
-		e.id = string(k[32:])
-		copy(e.rpHash[:], k[:32])
-		db.byID[e.id] = e
-		db.byRP[e.rpHash] = append(db.byRP[e.rpHash], e)
+		n, idBytes, last = n+1, idBytes+len(k)-32, k[:32]
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	db.idx = newRAMIndex(n, nRP, idBytes)
+	err = b.ForEach(func(k, _ []byte) error {
+		db.idx.addSorted(k[32:], [32]byte(k[:32]))
+		return nil
+	})
+	db.entries = make([]*entry, len(db.idx.slots))
+	return err
 }
 
 // lookup finds the entry of id without loading its record.
 func (db *DB) lookup(id []byte) (*entry, error) {
 	db.mu.RLock()
-	defer db.mu.RUnlock()
+	e, err := db.entryOf(id, false)
+	db.mu.RUnlock()
+	if e != nil || err != nil {
+		return e, err
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return db.entryOf(id, true)
+}
+
+// entryOf returns the entry of id. Without create, a credential that has
+// no entry yet gives nil, nil. db.mu must be held (for writing to create).
+func (db *DB) entryOf(id []byte, create bool) (*entry, error) {
 	if db.closed {
 		return nil, ErrClosed
 	}
-	e := db.byID[string(id)]
-	if e == nil {
+	s := db.idx.find(id)
+	if s == noSlot {
 		return nil, ErrNotFound
 	}
-	return e, nil
+	return db.entryAt(s, create), nil
+}
+
+// entryAt returns the entry of slot s, making it if asked. db.mu must be
+// held (for writing to create).
+func (db *DB) entryAt(s int32, create bool) *entry {
+	e := db.entries[s]
+	if e == nil && create {
+		e = &entry{id: string(db.idx.id(s)), slot: s}
+		db.entries[s] = e
+	}
+	return e
+}
+
+// rpHashOf returns the rpIdHash under which e is indexed.
+func (db *DB) rpHashOf(e *entry) ([32]byte, error) {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	e.mu.Lock()
+	gone := e.gone
+	e.mu.Unlock()
+	if gone { // after a Reset, e.slot may name a slot of the new index
+		return [32]byte{}, ErrNotFound
+	}
+	return db.idx.rpHash(e.slot), nil
 }
 
 // loaded finds the entry of id and makes sure its record is decoded.
@@ -67,6 +109,12 @@ func (db *DB) loaded(id []byte) (*entry, error) {
 	e, err := db.lookup(id)
 	if err != nil {
 		return nil, err
+	}
+	e.mu.Lock()
+	ready := e.rec != nil || e.gone
+	e.mu.Unlock()
+	if ready {
+		return e, nil
 	}
 	if err := db.ensureLoaded([]*entry{e}); err != nil {
 		return nil, err
@@ -126,6 +174,7 @@ func readRecord(b *bolt.Bucket, id string) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("credential %x: %w", id, err)
 	}
+	r = packed(r)
 	if !bytes.Equal(r.ID, []byte(id)) {
 		return nil, fmt.Errorf("keystore: credential %x: %w: stored under another ID", id, errBadRecord)
 	}
@@ -208,29 +257,31 @@ func (db *DB) requeueDirty(es []*entry) {
 	}
 }
 
-// flushDirty stores the last-use times held in memory; every write
-// transaction starts with it.
-func (db *DB) flushDirty(tx *bolt.Tx, es []*entry) error {
-	for _, e := range es {
-		if err := putEntry(tx, e, false); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// flushOnClose stores last-use times and the exact counters: once closed,
-// no counter beyond them can have been handed out, so a clean restart
-// continues without a gap.
-func (db *DB) flushOnClose(tx *bolt.Tx) error {
-	for _, e := range db.byID {
-		e.mu.Lock()
-		changed := e.rec != nil && (e.dirty || e.rec.Counter != e.reserved)
-		e.mu.Unlock()
-		if !changed {
+// unflushed returns the entries whose last use or exact counter is not
+// stored. Close stores them: once closed, no counter beyond the exact one
+// can have been handed out, so a clean restart continues without a gap.
+func (db *DB) unflushed() []*entry {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	var es []*entry
+	for _, e := range db.entries {
+		if e == nil {
 			continue
 		}
-		if err := putEntry(tx, e, true); err != nil {
+		e.mu.Lock()
+		if e.rec != nil && (e.dirty || e.rec.Counter != e.reserved) {
+			es = append(es, e)
+		}
+		e.mu.Unlock()
+	}
+	return es
+}
+
+// putEntries stores the entries' records (see putEntry). Every write
+// transaction starts with the entries whose LastUsed is held in memory.
+func putEntries(tx *bolt.Tx, es []*entry, exact bool) error {
+	for _, e := range es {
+		if err := putEntry(tx, e, exact); err != nil {
 			return err
 		}
 	}

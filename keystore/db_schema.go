@@ -34,6 +34,21 @@ var migrations = []func(tx *bolt.Tx) error{
 	0: migrate0to1,
 }
 
+// migrateIfNeeded runs migrate in a write transaction, unless the file is
+// current: opening a current file writes nothing.
+func migrateIfNeeded(bdb *bolt.DB) error {
+	var v uint64
+	err := bdb.View(func(tx *bolt.Tx) error {
+		var err error
+		v, err = readSchemaVersion(tx)
+		return err
+	})
+	if err != nil || v == schemaVersion {
+		return err
+	}
+	return bdb.Update(migrate)
+}
+
 // migrate brings the file to schemaVersion.
 func migrate(tx *bolt.Tx) error {
 	v, err := readSchemaVersion(tx)

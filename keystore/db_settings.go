@@ -70,11 +70,12 @@ func (db *DB) Reset() error {
 func (db *DB) forgetAll() {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	for _, e := range db.byID {
-		e.mu.Lock()
-		e.gone = true
-		e.mu.Unlock()
+	for _, e := range db.entries {
+		if e != nil {
+			e.mu.Lock()
+			e.gone = true
+			e.mu.Unlock()
+		}
 	}
-	clear(db.byID)
-	clear(db.byRP)
+	db.idx, db.entries = newRAMIndex(0, 0, 0), nil
 }

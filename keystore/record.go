@@ -31,23 +31,22 @@ type Record struct {
 // RPIDHash is SHA-256 of the record's RP ID.
 func (r *Record) RPIDHash() [32]byte { return sha256.Sum256([]byte(r.RPID)) }
 
-// Clone returns a deep copy.
+// Clone returns a deep copy. Its byte slices share one allocation (each
+// capped at its length, so appending to one never touches another): a copy
+// costs two allocations and reads as one block.
 func (r *Record) Clone() *Record {
 	c := *r
-	c.ID = clone(r.ID)
-	c.UserID = clone(r.UserID)
-	c.PublicKey = clone(r.PublicKey)
-	c.SealedKey = clone(r.SealedKey)
-	c.SealedSecrets = clone(r.SealedSecrets)
-	c.CredBlob = clone(r.CredBlob)
-	return &c
-}
-
-func clone(b []byte) []byte {
-	if b == nil {
-		return nil
+	buf := make([]byte, 0, len(r.ID)+len(r.UserID)+len(r.PublicKey)+len(r.SealedKey)+len(r.SealedSecrets)+len(r.CredBlob))
+	for _, f := range []*[]byte{&c.ID, &c.UserID, &c.PublicKey, &c.SealedKey, &c.SealedSecrets, &c.CredBlob} {
+		if len(*f) == 0 {
+			*f = nil
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, *f...)
+		*f = buf[start:len(buf):len(buf)]
 	}
-	return append([]byte(nil), b...)
+	return &c
 }
 
 // Errors callers branch on.

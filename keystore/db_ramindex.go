@@ -1,0 +1,221 @@
+package keystore
+
+import (
+	"bytes"
+	"hash/maphash"
+)
+
+// ramIndex maps credential IDs and rpIdHashes to slots, one slot per
+// credential. It holds no pointers, so the garbage collector never scans
+// it, and a load allocates a few arrays at their final size rather than
+// an object per credential: Open with 100k credentials costs milliseconds.
+//
+// IDs are found through an open-addressing table (linear probing, at most
+// half full, backward-shift deletion); each RP's slots form a chain that
+// starts in byRP. Slots are never reused: a deleted credential's slot is
+// unlinked and marked gone.
+//
+// ramIndex does no locking; DB.mu guards it.
+type ramIndex struct {
+	hash  func(id []byte) uint64 // maphash; tests force collisions
+	table []int32                // slot+1 by ID hash; 0 is empty
+	slots []slot
+	ids   []byte             // the IDs, back to back
+	byRP  map[[32]byte]int32 // rpIdHash → first slot of the RP
+	live  int
+}
+
+// slot is one credential in the index.
+type slot struct {
+	hash   uint64 // of the ID
+	rpHash [32]byte
+	idOff  uint32
+	idLen  uint16
+	gone   bool
+	nextRP int32 // next slot of the same RP, or noSlot
+}
+
+const noSlot = -1
+
+// newRAMIndex returns an index with room for n credentials of nRP RPs
+// whose IDs take idBytes.
+func newRAMIndex(n, nRP, idBytes int) *ramIndex {
+	seed := maphash.MakeSeed()
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return &ramIndex{
+		hash:  func(id []byte) uint64 { return maphash.Bytes(seed, id) },
+		table: make([]int32, size),
+		slots: make([]slot, 0, n),
+		ids:   make([]byte, 0, idBytes),
+		byRP:  make(map[[32]byte]int32, nRP),
+	}
+}
+
+// id returns the ID of slot s; the bytes belong to the index.
+func (x *ramIndex) id(s int32) []byte {
+	sl := &x.slots[s]
+	return x.ids[sl.idOff : sl.idOff+uint32(sl.idLen)]
+}
+
+// rpHash returns the rpIdHash of slot s.
+func (x *ramIndex) rpHash(s int32) [32]byte { return x.slots[s].rpHash }
+
+// find returns the slot of id, or noSlot.
+func (x *ramIndex) find(id []byte) int32 {
+	h := x.hash(id)
+	mask := uint64(len(x.table) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		v := x.table[i]
+		if v == 0 {
+			return noSlot
+		}
+		if s := v - 1; x.slots[s].hash == h && bytes.Equal(x.id(s), id) {
+			return s
+		}
+	}
+}
+
+// add indexes a credential that is not indexed yet and returns its slot.
+func (x *ramIndex) add(id []byte, rpHash [32]byte) int32 {
+	s := x.push(id, rpHash)
+	next, ok := x.byRP[rpHash]
+	if !ok {
+		next = noSlot
+	}
+	x.slots[s].nextRP = next
+	x.byRP[rpHash] = s
+	return s
+}
+
+// addSorted is add for a load in rpIdHash order, as the index bucket
+// iterates: an RP's chain grows at its tail, so byRP is written once per RP.
+// It must not be mixed with other changes.
+func (x *ramIndex) addSorted(id []byte, rpHash [32]byte) {
+	s := x.push(id, rpHash)
+	x.slots[s].nextRP = noSlot
+	if s > 0 && x.slots[s-1].rpHash == rpHash {
+		x.slots[s-1].nextRP = s
+	} else {
+		x.byRP[rpHash] = s
+	}
+}
+
+// push appends a slot and enters it in the table.
+func (x *ramIndex) push(id []byte, rpHash [32]byte) int32 {
+	if 2*(x.live+1) > len(x.table) {
+		x.grow()
+	}
+	s := int32(len(x.slots))
+	x.slots = append(x.slots, slot{hash: x.hash(id), rpHash: rpHash, idOff: uint32(len(x.ids)), idLen: uint16(len(id))})
+	x.ids = append(x.ids, id...)
+	x.place(s)
+	x.live++
+	return s
+}
+
+// place puts slot s at the first free position from its home.
+func (x *ramIndex) place(s int32) {
+	mask := uint64(len(x.table) - 1)
+	i := x.slots[s].hash & mask
+	for x.table[i] != 0 {
+		i = (i + 1) & mask
+	}
+	x.table[i] = s + 1
+}
+
+func (x *ramIndex) grow() {
+	x.table = make([]int32, 2*len(x.table))
+	for s := range x.slots {
+		if !x.slots[s].gone {
+			x.place(int32(s))
+		}
+	}
+}
+
+// remove unindexes slot s.
+func (x *ramIndex) remove(s int32) {
+	if x.slots[s].gone {
+		return
+	}
+	x.unplace(s)
+	x.unlinkRP(s)
+	x.slots[s].gone = true
+	x.live--
+}
+
+// unplace takes slot s out of the table and shifts back the entries after
+// it that would otherwise become unreachable.
+func (x *ramIndex) unplace(s int32) {
+	mask := uint64(len(x.table) - 1)
+	i := x.slots[s].hash & mask
+	for x.table[i] != s+1 {
+		i = (i + 1) & mask
+	}
+	x.table[i] = 0
+	for j := (i + 1) & mask; x.table[j] != 0; j = (j + 1) & mask {
+		home := x.slots[x.table[j]-1].hash & mask
+		if (j-home)&mask >= (j-i)&mask { // the gap at i lies between its home and j
+			x.table[i], x.table[j] = x.table[j], 0
+			i = j
+		}
+	}
+}
+
+// moveRP files slot s under another RP.
+func (x *ramIndex) moveRP(s int32, rpHash [32]byte) {
+	x.unlinkRP(s)
+	x.slots[s].rpHash = rpHash
+	next, ok := x.byRP[rpHash]
+	if !ok {
+		next = noSlot
+	}
+	x.slots[s].nextRP = next
+	x.byRP[rpHash] = s
+}
+
+func (x *ramIndex) unlinkRP(s int32) {
+	rp := x.slots[s].rpHash
+	head := x.byRP[rp]
+	next := x.slots[s].nextRP
+	if head == s {
+		if next == noSlot {
+			delete(x.byRP, rp)
+		} else {
+			x.byRP[rp] = next
+		}
+		return
+	}
+	for t := head; t != noSlot; t = x.slots[t].nextRP {
+		if x.slots[t].nextRP == s {
+			x.slots[t].nextRP = next
+			return
+		}
+	}
+}
+
+// ofRP returns the slots of one RP.
+func (x *ramIndex) ofRP(rpHash *[32]byte) []int32 {
+	s, ok := x.byRP[*rpHash]
+	if !ok {
+		return nil
+	}
+	var out []int32
+	for ; s != noSlot; s = x.slots[s].nextRP {
+		out = append(out, s)
+	}
+	return out
+}
+
+// all returns every live slot.
+func (x *ramIndex) all() []int32 {
+	out := make([]int32, 0, x.live)
+	for s := range x.slots {
+		if !x.slots[s].gone {
+			out = append(out, int32(s))
+		}
+	}
+	return out
+}
