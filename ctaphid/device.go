@@ -95,7 +95,11 @@ func (d *device) reset() {
 
 // initPacket routes an initialization packet. The order of the checks
 // follows trussed-dev/fido2-tests: a busy device answers ERR_CHANNEL_BUSY
-// before it looks at the channel.
+// before it looks at the channel. INIT on an unallocated channel other than
+// broadcast is refused with ERR_INVALID_CHANNEL, since channels belong to
+// the handle that allocated them; fido2-tests' two cases that pick their
+// own CIDs (test_ping_abort_from_different_cid, test_check_busy_interleaved)
+// therefore fail by design.
 func (d *device) initPacket(r *Report) {
 	cid := r.CID()
 	busy := d.busyCID()

@@ -107,6 +107,8 @@ type unixListener struct {
 	file fs.FileInfo
 }
 
+var _ net.Listener = (*unixListener)(nil)
+
 // Addr is the path clients dial.
 func (l *unixListener) Addr() net.Addr { return &net.UnixAddr{Name: l.path, Net: "unix"} }
 

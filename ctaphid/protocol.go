@@ -93,6 +93,8 @@ func (e ErrorCode) Name() string {
 // Error implements error.
 func (e ErrorCode) Error() string { return "ctaphid: " + e.Name() }
 
+var _ error = ErrorCode(0)
+
 // KEEPALIVE status bytes, CTAP 2.1 §11.2.9.1.7.
 const (
 	StatusProcessing byte = 1 // the authenticator is still working

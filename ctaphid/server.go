@@ -44,9 +44,14 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMaxConns bounds the number of simultaneous socket connections; more
-// are closed as soon as they are accepted. The default is [DefaultMaxConns].
+// are closed as soon as they are accepted. The default, also for n <= 0, is
+// [DefaultMaxConns].
 func WithMaxConns(n int) Option {
-	return func(s *Server) { s.maxConns = n }
+	return func(s *Server) {
+		if n > 0 {
+			s.maxConns = n
+		}
+	}
 }
 
 // WithDeviceVersion sets the device version in the CTAPHID_INIT response

@@ -86,6 +86,8 @@ func (e *UHIDError) Unwrap() error { return e.Err }
 // Is reports whether target is [ErrUHIDUnavailable].
 func (e *UHIDError) Is(target error) bool { return target == ErrUHIDUnavailable }
 
+var _ error = (*UHIDError)(nil)
+
 // uhidDevice is the virtual FIDO device: one host handle shared by every
 // program that opens its hidraw node.
 type uhidDevice struct {
