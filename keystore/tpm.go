@@ -45,6 +45,7 @@ type TPMSealer struct {
 	secrets   cipher.AEAD      // Seal and Open, keyed from the TPM-sealed data key
 	policyKey []byte           // HMAC key of credential policies, from the data key
 	ak        *attestationKey  // created on first use, see Certify
+	device    *tpmDevice       // read on first use, see Device
 }
 
 // TPMOption adjusts OpenTPM.

@@ -3,6 +3,8 @@ package keystore
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"errors"
+	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
 )
@@ -59,6 +61,11 @@ func (s *TPMSealer) AttestationPublic() (crypto.PublicKey, error) {
 	return pub, nil
 }
 
+// ErrNotTPMSigner means CertifyKey was given a signer that is not a
+// credential key made by this TPMSealer (NewKey or Signer): only keys that
+// live in this TPM can be certified by it.
+var ErrNotTPMSigner = errors.New("keystore: the key is not a credential key of this TPM keystore")
+
 // Certify has the attestation key vouch, with TPM2_Certify, that the
 // credential key in sealed lives in this TPM. It returns the TPMS_ATTEST
 // structure (certInfo of the WebAuthn "tpm" format; its extraData is
@@ -70,14 +77,50 @@ func (s *TPMSealer) Certify(credID, sealed, qualifyingData []byte) (attest, sign
 		if err != nil {
 			return err
 		}
-		ak, err := s.attestationKey()
+		attest, signature, err = s.certifyKey(k, qualifyingData)
+		return err
+	})
+	return attest, signature, err
+}
+
+// CertifyKey is Certify for a signer that NewKey or Signer returned, as
+// the WebAuthn "tpm" attestation format needs it at registration, before
+// the blob is stored: key must be this sealer's TPM credential key for
+// credID, or CertifyKey fails with [ErrNotTPMSigner] (another backend's
+// key, another TPMSealer's) or [ErrSealedData] (a key of another
+// credential). It returns the key's TPMT_PUBLIC (pubArea), the TPMS_ATTEST
+// (certInfo, with qualifyingData as extraData) and the attestation key's
+// ECDSA-SHA256 signature over it in ASN.1 DER.
+func (s *TPMSealer) CertifyKey(credID []byte, key crypto.Signer, qualifyingData []byte) (pubArea, certInfo, signature []byte, err error) {
+	g, ok := key.(*tpmSigner)
+	if !ok || g.s != s {
+		return nil, nil, nil, fmt.Errorf("%w (got a %T)", ErrNotTPMSigner, key)
+	}
+	err = s.locked(func() error {
+		// Re-check the binding: the signer's blob must be credID's.
+		k, err := s.decodeCredentialKey(credID, g.key.encode())
 		if err != nil {
 			return err
 		}
-		return s.load(k, func(h tpm2.NamedHandle) error {
-			attest, signature, err = s.certify(h, ak.handle, qualifyingData)
-			return err
-		})
+		certInfo, signature, err = s.certifyKey(k, qualifyingData)
+		return err
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return g.key.pub.Bytes(), certInfo, signature, nil
+}
+
+// certifyKey loads k, certifies it with the attestation key and flushes
+// it. The caller holds s.mu.
+func (s *TPMSealer) certifyKey(k *tpmKey, qualifyingData []byte) (attest, signature []byte, err error) {
+	ak, err := s.attestationKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	err = s.load(k, func(h tpm2.NamedHandle) error {
+		attest, signature, err = s.certify(h, ak.handle, qualifyingData)
+		return err
 	})
 	return attest, signature, err
 }
