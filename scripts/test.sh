@@ -23,6 +23,9 @@ go vet ./...
 step "go test -race ./..."
 go test -race -timeout 20m ./...
 
+step "TPM tests on the in-process simulator too (build tag tpmsim: cgo, gcc and libssl-dev)"
+go test -race -tags tpmsim -run TPM ./keystore/
+
 step "fuzz targets, $fuzztime each"
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true); do

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -130,8 +131,65 @@ func (d *Daemon) attestation(sealer provider.Sealer) (attestation.Profile, provi
 	} else if !errors.Is(err, attestation.ErrNoCA) {
 		return prof, nil, err
 	}
+	if tpm, ok := sealer.(*keystore.TPMSealer); ok {
+		deps.TPM = tpmCertifier{tpm}
+	}
 	a, err := attestation.New(prof.Attestation, deps)
+	if errors.Is(err, attestation.ErrNoTPM) {
+		return prof, nil, fmt.Errorf("%w: start with --keystore tpm, or choose another --attestation", err)
+	}
+	if err == nil && a.Format() == attestation.FormatTPM {
+		err = checkTPMAttestation(deps.TPM)
+	}
 	return prof, a, err
+}
+
+// checkTPMAttestation makes the TPM's attestation key and reads its
+// identity at start, so that a TPM that cannot attest is reported now
+// rather than at the first registration.
+func checkTPMAttestation(c attestation.TPMCertifier) error {
+	_, dev, err := c.AttestationKey()
+	if err != nil {
+		return fmt.Errorf("the TPM cannot make tpm attestation: %w", err)
+	}
+	if dev.Model == "" {
+		return errors.New("the TPM reports no vendor string (TPM_PT_VENDOR_STRING_1..4), which the AIK certificate " +
+			"of tpm attestation must name; choose another --attestation")
+	}
+	return nil
+}
+
+// tpmCertifier lets the TPM key backend serve the tpm attestation format.
+// It lives here, where the two are put together, because keystore and
+// attestation are siblings that know nothing of each other: keystore
+// offers TPM2_Certify and the TPM's identity in TPM terms, attestation
+// declares what it needs, and only the daemon depends on both.
+type tpmCertifier struct{ s *keystore.TPMSealer }
+
+var _ attestation.TPMCertifier = tpmCertifier{}
+
+// Certify certifies the credential key, which must be a signer the TPM
+// sealer made, with the TPM's attestation key.
+func (c tpmCertifier) Certify(credID []byte, key crypto.Signer, qualifyingData []byte) (*attestation.TPMCertification, error) {
+	pubArea, certInfo, sig, err := c.s.CertifyKey(credID, key, qualifyingData)
+	if err != nil {
+		return nil, err
+	}
+	return &attestation.TPMCertification{PubArea: pubArea, CertInfo: certInfo, Signature: sig}, nil
+}
+
+// AttestationKey returns the TPM's attestation key and what the TPM says
+// it is.
+func (c tpmCertifier) AttestationKey() (crypto.PublicKey, attestation.TPMDevice, error) {
+	ak, err := c.s.AttestationPublic()
+	if err != nil {
+		return nil, attestation.TPMDevice{}, err
+	}
+	manufacturer, model, firmware, err := c.s.Device()
+	if err != nil {
+		return nil, attestation.TPMDevice{}, err
+	}
+	return ak, attestation.TPMDevice{Manufacturer: manufacturer, Model: model, FirmwareVersion: firmware}, nil
 }
 
 func (d *Daemon) override(prof *attestation.Profile) error {
