@@ -318,3 +318,42 @@ func TestOpenLoadsNoRecord(t *testing.T) {
 		t.Error("lazy load gave another record")
 	}
 }
+
+// TestCloseDuringCounting closes the store while goroutines count: Close
+// stores exact counters, so none may have been handed out after it.
+func TestCloseDuringCounting(t *testing.T) {
+	for round := range 20 {
+		dir, f := t.TempDir(), newFixture()
+		db := openTestDB(t, dir, CounterWindow(8))
+		r := f.record(t, "a.example")
+		mustCreate(t, db, r)
+		var mu sync.Mutex
+		var highest uint32
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for {
+					c, err := db.NextCounter(r.ID)
+					if err != nil {
+						if !errors.Is(err, ErrClosed) {
+							t.Error(err)
+						}
+						return
+					}
+					mu.Lock()
+					highest = max(highest, c)
+					mu.Unlock()
+				}
+			})
+		}
+		time.Sleep(time.Duration(round) * time.Millisecond)
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		db = openTestDB(t, dir)
+		if c := mustNextCounter(t, db, r.ID); c <= highest {
+			t.Fatalf("round %d: counter %d after Close, %d was handed out", round, c, highest)
+		}
+	}
+}
