@@ -1,6 +1,7 @@
 package ctaphid
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -17,6 +18,9 @@ const (
 	outQueueSize = 2 * (1 + MaxSeq + 1)
 	// writeTimeout bounds one report write to a reader that does not read.
 	writeTimeout = 10 * time.Second
+	// socketBuffer lets one system call carry up to 16 reports each way:
+	// a whole CTAP message, instead of one call per 64 bytes.
+	socketBuffer = 16 * ReportSize
 )
 
 // Serve accepts connections on l, a stream listener such as the one
@@ -114,8 +118,9 @@ func (c *conn) readLoop() {
 	defer c.forget()
 	defer c.finish()
 	var r Report
+	br := bufio.NewReaderSize(c.nc, socketBuffer)
 	for {
-		if _, err := io.ReadFull(c.nc, r[:]); err != nil {
+		if _, err := io.ReadFull(br, r[:]); err != nil {
 			c.s.log.Debug("ctaphid connection closed", "err", err)
 			return
 		}
@@ -128,9 +133,14 @@ func (c *conn) readLoop() {
 func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
 	defer closeQuietly(c.nc)
+	bw := bufio.NewWriterSize(c.nc, socketBuffer)
 	for r := range c.out {
+		bw.Write(r[:]) // never fails: the buffer always has room for a report here
+		if len(c.out) > 0 && bw.Available() >= ReportSize {
+			continue // more are queued: send them with this one
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if _, err := c.nc.Write(r[:]); err != nil {
+		if err := bw.Flush(); err != nil {
 			c.drop("write failed", err)
 			return
 		}

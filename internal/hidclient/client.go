@@ -11,6 +11,7 @@
 package hidclient
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -53,6 +54,7 @@ type Info struct {
 // concurrent use; transactions run one after the other.
 type Client struct {
 	rw   io.ReadWriter
+	br   *bufio.Reader // reads up to 16 reports per system call
 	info Info
 
 	mu     sync.Mutex // one transaction at a time
@@ -76,7 +78,7 @@ func Dial(path string) (*Client, error) {
 
 // New allocates a channel on conn with CTAPHID_INIT and a random nonce.
 func New(conn io.ReadWriter) (*Client, error) {
-	c := &Client{rw: conn}
+	c := &Client{rw: conn, br: bufio.NewReaderSize(conn, 16*ctaphid.ReportSize)}
 	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
 	defer cancel()
 	if err := c.init(ctx); err != nil {

@@ -89,7 +89,7 @@ func (c *Client) nextOn(cid uint32) (ctaphid.Report, error) {
 // readReport reads one whole report.
 func (c *Client) readReport() (ctaphid.Report, error) {
 	var r ctaphid.Report
-	if _, err := io.ReadFull(c.rw, r[:]); err != nil {
+	if _, err := io.ReadFull(c.br, r[:]); err != nil {
 		return r, fmt.Errorf("hidclient: failed to read: %w", err)
 	}
 	return r, nil
