@@ -2,6 +2,8 @@ package credman
 
 import (
 	"encoding/base64"
+
+	"github.com/passkeyd/passkeyd/provider"
 )
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -87,11 +89,27 @@ func (s *Service) BeginGet(req GetRequest) ([]CredentialEntry, error) {
 	if err != nil {
 		return nil, fromProvider(err)
 	}
+	uv := ga.Options["uv"]
 	entries := make([]CredentialEntry, 0, len(found))
 	for _, pk := range found {
+		if !usableWithout(pk, uv, len(allow) > 0) {
+			continue // Get could not use it: credProtect wants UV (CTAP 2.1 §12.1)
+		}
 		entries = append(entries, CredentialEntry{CredentialID: pk.ID, UserHandle: pk.UserID,
 			Username: pk.UserName, DisplayName: pk.UserDisplayName, LastUsedTime: pk.LastUsed * 1000,
 			Created: pk.Created * 1000})
 	}
 	return entries, nil
+}
+
+// usableWithout reports whether GetAssertion may use pk given whether UV is
+// requested and whether an allowList names it (credProtect, CTAP 2.1 §12.1).
+func usableWithout(pk provider.Passkey, uv, listed bool) bool {
+	switch pk.CredProtect {
+	case 3:
+		return uv
+	case 2:
+		return uv || listed
+	}
+	return true
 }
