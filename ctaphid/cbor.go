@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -34,22 +35,41 @@ func (d *device) startCBOR(cid uint32, req []byte) {
 	d.txn = t
 }
 
-// runCBOR waits for the Handler, sending KEEPALIVE meanwhile
-// (CTAP 2.1 §11.2.9.1.7), then sends its reply.
+// runCBOR calls the Handler, sending KEEPALIVE meanwhile
+// (CTAP 2.1 §11.2.9.1.7), then sends its reply. The Handler runs on this
+// goroutine and the keepalives come from a timer: a request costs one
+// goroutine, not two and a ticker.
 func (d *device) runCBOR(ctx context.Context, t *transaction, req []byte) {
 	defer t.cancel()
-	done := make(chan []byte, 1)
-	go func() { done <- d.callHandler(ctx, t, req) }()
-	tick := time.NewTicker(d.e.keepalive)
-	defer tick.Stop()
-	for {
-		select {
-		case resp := <-done:
-			d.finish(t, resp)
-			return
-		case <-tick.C:
-			d.sendKeepalive(t)
+	stop := d.keepAlive(t)
+	resp := d.callHandler(ctx, t, req)
+	stop()
+	d.finish(t, resp)
+}
+
+// keepAlive sends a KEEPALIVE for t every keepalive interval until stop is
+// called. One that races with the reply is dropped by sendKeepalive.
+func (d *device) keepAlive(t *transaction) (stop func()) {
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	timer = time.AfterFunc(d.e.keepalive, func() {
+		d.sendKeepalive(t)
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			timer.Reset(d.e.keepalive)
 		}
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		timer.Stop()
 	}
 }
 
