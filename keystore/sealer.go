@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // This file holds the sealing shared by the file, keyring and memory
@@ -44,6 +45,7 @@ var ErrSealedData = errors.New("keystore: sealed data does not open (wrong crede
 type aeadSealer struct {
 	keys    cipher.AEAD // seals private keys
 	secrets cipher.AEAD // seals extension secrets
+	opened  signerCache
 }
 
 // newAEADSealer derives the subkeys from master. The caller may clear master afterwards.
@@ -89,9 +91,19 @@ func (s *aeadSealer) NewKey(credID []byte) ([]byte, crypto.Signer, error) {
 	return sealed, k, nil
 }
 
-// Signer opens a key sealed by NewKey or ImportKey for credID.
+// Signer opens a key sealed by NewKey or ImportKey for credID. Recently
+// opened keys are kept, so signing with the same credential again costs
+// no more than the signature.
 func (s *aeadSealer) Signer(credID, sealed []byte) (crypto.Signer, error) {
-	return s.openKey(credID, sealed)
+	if k := s.opened.get(credID, sealed); k != nil {
+		return k, nil
+	}
+	k, err := s.openKey(credID, sealed)
+	if err != nil {
+		return nil, err
+	}
+	s.opened.put(credID, sealed, k)
+	return k, nil
 }
 
 // Seal protects a small secret bound to credID.
@@ -189,4 +201,46 @@ func newMasterKey() []byte {
 	k := make([]byte, masterKeySize)
 	rand.Read(k)
 	return k
+}
+
+// signerCache keeps recently opened keys. Rebuilding a key from its scalar
+// costs a base-point multiplication (a third of a signature), and Go's
+// ecdsa caches its internal form per key, so the same *ecdsa.PrivateKey
+// signs faster the second time. Entries are keyed by the sealed blob, which
+// is unique per key, and checked against the credential ID; when the cache
+// is full one entry is dropped at random.
+type signerCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	credID string
+	key    *ecdsa.PrivateKey
+}
+
+const signerCacheSize = 4096
+
+func (c *signerCache) get(credID, sealed []byte) *ecdsa.PrivateKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[string(sealed)]; ok && e.credID == string(credID) {
+		return e.key
+	}
+	return nil
+}
+
+func (c *signerCache) put(credID, sealed []byte, k *ecdsa.PrivateKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]cachedKey)
+	}
+	if len(c.m) >= signerCacheSize {
+		for victim := range c.m {
+			delete(c.m, victim)
+			break
+		}
+	}
+	c.m[string(sealed)] = cachedKey{credID: string(credID), key: k}
 }

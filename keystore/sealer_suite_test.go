@@ -91,6 +91,9 @@ func testKeyBound(t *testing.T, b sealerBackend) {
 	s := b.open(t, t.TempDir())
 	id := testCredID(t)
 	sealed, _ := mustNewKey(t, s, id)
+	if _, err := s.Signer(id, sealed); err != nil { // opened once, as a cache would keep it
+		t.Fatal(err)
+	}
 	other := bytes.Clone(id)
 	other[0] ^= 1
 	if _, err := s.Signer(other, sealed); err == nil {
