@@ -120,7 +120,8 @@ var stderrMu sync.Mutex
 func runCLI(t testing.TB, td *testDaemon, stdin string, args ...string) result {
 	t.Helper()
 	if td != nil {
-		args = append(args, "--runtime-dir", td.runtime, "--state-dir", td.state)
+		// Global flags first: arguments after "--" are all positional.
+		args = append([]string{"--runtime-dir", td.runtime, "--state-dir", td.state}, args...)
 	}
 	root := newRoot()
 	var out, errOut bytes.Buffer

@@ -123,8 +123,8 @@ func TestGoldenPasskeys(t *testing.T) {
 		{"passkeys_list.txt", []string{"passkeys", "list"}},
 		{"passkeys_list.json", []string{"passkeys", "list", "--json"}},
 		{"passkeys_list_rp.txt", []string{"passkeys", "list", "--rp", "example.com"}},
-		{"passkeys_show.txt", []string{"passkeys", "show", bobPrefix}},
-		{"passkeys_show.json", []string{"passkeys", "show", "--json", bobPrefix}},
+		{"passkeys_show.txt", []string{"passkeys", "show", "--", bobPrefix}},
+		{"passkeys_show.json", []string{"passkeys", "show", "--json", "--", bobPrefix}},
 		{"status.txt", []string{"status"}},
 		{"status.json", []string{"status", "--json"}},
 	} {

@@ -36,6 +36,10 @@ func report(cmd *cobra.Command, err error) int {
 		code = exitUsage
 	}
 	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	if strings.Contains(msg, "unknown shorthand flag") {
+		// A base64url credential ID may start with '-'.
+		msg += " (a credential ID that starts with '-' goes after --, as in: passkeyd passkeys delete -- -AbC)"
+	}
 	fmt.Fprintf(os.Stderr, "passkeyd: %s\n", msg)
 	if code == exitUsage && cmd != nil {
 		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())

@@ -33,7 +33,7 @@ func TestPasskeysDelete(t *testing.T) {
 	td := startDaemon(t)
 	alice, bob, carol := threePasskeys(t, td)
 	before := len(td.uvAsks(t))
-	r := runCLI(t, td, "", "passkeys", "delete", "--yes", b64(bob)[:10])
+	r := runCLI(t, td, "", "passkeys", "delete", "--yes", "--", b64(bob)[:10])
 	if r.code != 0 {
 		t.Fatalf("delete: exit %d, %q", r.code, r.stderr)
 	}
@@ -54,7 +54,7 @@ func TestPasskeysDelete(t *testing.T) {
 func TestPasskeysDeleteSeveral(t *testing.T) {
 	td := startDaemon(t)
 	alice, bob, carol := threePasskeys(t, td)
-	mustRun(t, td, "passkeys", "delete", "-y", b64(alice), b64(carol)[:12], b64(alice)[:9])
+	mustRun(t, td, "passkeys", "delete", "-y", "--", b64(alice), b64(carol)[:12], b64(alice)[:9])
 	checkSignIn(t, td, "example.com", alice, false)
 	checkSignIn(t, td, "example.org", carol, false)
 	checkSignIn(t, td, "example.com", bob, true)
@@ -65,7 +65,7 @@ func TestPasskeysDeleteDeniedUV(t *testing.T) {
 	td := startDaemon(t)
 	alice, bob, carol := threePasskeys(t, td)
 	td.setUV(t, false)
-	r := runCLI(t, td, "", "passkeys", "delete", "--yes", b64(alice), b64(bob), b64(carol))
+	r := runCLI(t, td, "", "passkeys", "delete", "--yes", "--", b64(alice), b64(bob), b64(carol))
 	oneLine(t, r, exitFailed, "user verification was denied; nothing was changed")
 	td.setUV(t, true)
 	if ps := listJSON(t, td); len(ps) != 3 {
@@ -78,7 +78,7 @@ func TestPasskeysDeleteDeniedUV(t *testing.T) {
 func TestPasskeysDeleteResolvesFirst(t *testing.T) {
 	td := startDaemon(t)
 	alice, _, _ := threePasskeys(t, td)
-	r := runCLI(t, td, "", "passkeys", "delete", "--yes", b64(alice), "!!!!")
+	r := runCLI(t, td, "", "passkeys", "delete", "--yes", "--", b64(alice), "!!!!")
 	oneLine(t, r, exitFailed, `no passkey has a credential ID beginning with "!!!!"`)
 	if ps := listJSON(t, td); len(ps) != 3 {
 		t.Errorf("%d passkeys left, want 3", len(ps))
@@ -90,21 +90,21 @@ func TestPasskeysDeleteConfirmation(t *testing.T) {
 	alice, _, _ := threePasskeys(t, td)
 	before := len(td.uvAsks(t))
 
-	r := runCLI(t, td, "", "passkeys", "delete", b64(alice))
+	r := runCLI(t, td, "", "passkeys", "delete", "--", b64(alice))
 	oneLine(t, r, exitUsage, "pass --yes")
 	if asks := td.uvAsks(t)[before:]; len(asks) != 0 {
 		t.Errorf("the user was asked %q although nothing could be deleted", asks)
 	}
 
 	fakeTerminal(t)
-	r = runCLI(t, td, "n\n", "passkeys", "delete", b64(alice))
+	r = runCLI(t, td, "n\n", "passkeys", "delete", "--", b64(alice))
 	oneLine(t, r, exitFailed, "not confirmed; nothing was changed")
 	if !strings.Contains(r.stderr, "Delete 1 passkey for good?") || !strings.Contains(r.stderr, shortID(b64(alice))+"  example.com  alice") {
 		t.Errorf("the question does not name the passkey: %q", r.stderr)
 	}
 	checkSignIn(t, td, "example.com", alice, true)
 
-	r = runCLI(t, td, "y\n", "passkeys", "delete", b64(alice))
+	r = runCLI(t, td, "y\n", "passkeys", "delete", "--", b64(alice))
 	if r.code != 0 {
 		t.Fatalf("confirmed delete: exit %d, %q", r.code, r.stderr)
 	}
@@ -114,17 +114,17 @@ func TestPasskeysDeleteConfirmation(t *testing.T) {
 func TestPasskeysRename(t *testing.T) {
 	td := startDaemon(t)
 	alice, _, _ := threePasskeys(t, td)
-	mustRun(t, td, "passkeys", "rename", b64(alice)[:8], "--display-name", "Alice (work)")
+	mustRun(t, td, "passkeys", "rename", "--display-name", "Alice (work)", "--", b64(alice)[:8])
 	p := showJSON(t, td, b64(alice))
 	if p.UserName != "alice" || p.UserDisplayName != "Alice (work)" {
 		t.Errorf("after renaming the display name: %q %q", p.UserName, p.UserDisplayName)
 	}
-	mustRun(t, td, "passkeys", "rename", b64(alice), "--name", "alice@work")
+	mustRun(t, td, "passkeys", "rename", "--name", "alice@work", "--", b64(alice))
 	p = showJSON(t, td, b64(alice))
 	if p.UserName != "alice@work" || p.UserDisplayName != "Alice (work)" || p.UserID != b64([]byte("handle-alice")) {
 		t.Errorf("after renaming the user name: %+v", p)
 	}
-	r := runCLI(t, td, "", "passkeys", "rename", b64(alice))
+	r := runCLI(t, td, "", "passkeys", "rename", "--", b64(alice))
 	oneLine(t, r, exitUsage, "give --name, --display-name or both")
 }
 
