@@ -24,21 +24,27 @@ type gate struct {
 	uv, up bool // outcome: what was established
 }
 
-// authorize establishes UV from the token or the Verifier. User presence
-// that was not established with it is collected later by presence.
-func (p *Provider) authorize(ctx context.Context, ss *session, g *gate) error {
-	if g.param != nil {
-		ss.mu.Lock()
-		defer ss.mu.Unlock()
-		t, err := p.useToken(ss, g.proto, g.param, g.msg, g.perm, g.rpID)
-		if err != nil {
-			return err
-		}
-		g.uv = true
-		g.up = t.consumeUP()
+// authorize checks the pinUvAuthToken, when the request carries one: it
+// establishes UV, and presence if the token still holds it.
+func (p *Provider) authorize(ss *session, g *gate) error {
+	if g.param == nil {
 		return nil
 	}
-	if !g.wantUV {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	t, err := p.useToken(ss, g.proto, g.param, g.msg, g.perm, g.rpID)
+	if err != nil {
+		return err
+	}
+	g.uv = true
+	g.up = t.consumeUP()
+	return nil
+}
+
+// verifyUser asks the Verifier when UV is wanted and no token gave it. The
+// answer establishes presence too.
+func (p *Provider) verifyUser(ctx context.Context, g *gate) error {
+	if !g.wantUV || g.uv {
 		return nil
 	}
 	if err := p.ask(ctx, g.question); err != nil {
@@ -47,6 +53,9 @@ func (p *Provider) authorize(ctx context.Context, ss *session, g *gate) error {
 	g.uv, g.up = true, true
 	return nil
 }
+
+// willVerify reports whether the operation ends with UV established.
+func (g *gate) willVerify() bool { return g.uv || g.wantUV }
 
 // presence asks the user when presence is wanted and was not established.
 func (p *Provider) presence(ctx context.Context, g *gate) error {

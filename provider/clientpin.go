@@ -230,7 +230,7 @@ func (p *Provider) tokenWithUV(ctx context.Context, req *ctap.ClientPINRequest) 
 	if err != nil {
 		return nil, err
 	}
-	q := userverify.Request{Operation: userverify.OpUVToken, RPID: req.RPID, Reason: tokenReason(req)}
+	q := userverify.Request{Operation: tokenOperation(req.Permissions), RPID: req.RPID, Reason: tokenReason(req)}
 	if err := p.ask(ctx, q); err != nil {
 		return nil, err
 	}
@@ -247,6 +247,24 @@ func (p *Provider) sendToken(ctx context.Context, pr pinuv.Protocol, shared []by
 		return nil, p.internal("cannot encrypt the token", err)
 	}
 	return &ctap.ClientPINResponse{PinUvAuthToken: enc}, nil
+}
+
+// tokenOperation names what the user approves by granting a token: the one
+// kind of operation its permissions allow, or uv-token for a mix.
+func tokenOperation(perms uint) userverify.Operation {
+	switch perms {
+	case ctap.PermCredMgmt:
+		return userverify.OpCredentialManagement
+	case ctap.PermLargeBlobWrite:
+		return userverify.OpLargeBlobWrite
+	case ctap.PermConfig:
+		return userverify.OpConfig
+	case ctap.PermMakeCredential:
+		return userverify.OpMakeCredential
+	case ctap.PermGetAssertion:
+		return userverify.OpGetAssertion
+	}
+	return userverify.OpUVToken
 }
 
 // tokenReason says in words what a token will allow.

@@ -52,16 +52,21 @@ func (p *Provider) GetAssertion(ctx context.Context, req *ctap.GetAssertionReque
 	ss.mu.Unlock()
 	g := p.gaGate(req)
 	g.fault = fault
-	if err := p.authorize(ctx, ss, g); err != nil {
+	if err := p.authorize(ss, g); err != nil {
 		return nil, err
 	}
-	creds, err := p.locate(req, g.uv)
+	// Find the passkeys first, so that the question can name the account:
+	// the user is asked only when there is something to use.
+	creds, err := p.locate(req, g.willVerify())
 	if err != nil {
 		return nil, err
 	}
 	if len(creds) == 1 {
 		g.question.UserName = creds[0].UserName
 		g.question.Reason += " as " + creds[0].UserName
+	}
+	if err := p.verifyUser(ctx, g); err != nil {
+		return nil, err
 	}
 	if err := p.presence(ctx, g); err != nil {
 		return nil, err

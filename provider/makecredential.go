@@ -43,7 +43,10 @@ func (p *Provider) MakeCredential(ctx context.Context, req *ctap.MakeCredentialR
 	}
 	g := p.mcGate(req, rk)
 	g.fault = fault
-	if err := p.authorize(ctx, p.sessions.get(ctx), g); err != nil {
+	if err := p.authorize(p.sessions.get(ctx), g); err != nil {
+		return nil, err
+	}
+	if err := p.verifyUser(ctx, g); err != nil {
 		return nil, err
 	}
 	if err := p.presence(ctx, g); err != nil {

@@ -123,7 +123,7 @@ func TestUVToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.mock.Calls() != 1 || f.mock.Requests()[0].Operation != userverify.OpUVToken {
+	if f.mock.Calls() != 1 || f.mock.Requests()[0].Operation != userverify.OpMakeCredential {
 		t.Fatalf("UV token asked %d times: %+v", f.mock.Calls(), f.mock.Requests())
 	}
 	resp, err := f.client.MakeCredential(ctx, mcRequest(), tok)

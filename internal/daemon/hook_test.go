@@ -196,7 +196,7 @@ func approvedOperations(f *hookFixture) (alice testCred, lastCounter uint32, blo
 	if lastCounter, err = checkAssertion(alice, req, ga); err != nil {
 		t.Fatal(err)
 	}
-	f.log.asked(t, "GetAssertion", "get-assertion|example.com|alice*")
+	f.log.asked(t, "GetAssertion", "get-assertion|example.com|alice")
 
 	// A token got with built-in UV carries presence too: one question.
 	tok := f.mustToken(ctap.PermGetAssertion, hidRP)
@@ -208,19 +208,19 @@ func approvedOperations(f *hookFixture) (alice testCred, lastCounter uint32, blo
 	if lastCounter, err = checkAssertion(alice, req, ga); err != nil {
 		t.Fatal(err)
 	}
-	f.log.asked(t, "UV token, then GetAssertion with it", "uv-token|example.com|")
+	f.log.asked(t, "UV token, then GetAssertion with it", "get-assertion|example.com|")
 
 	credentialManagement(f)
 	blobs = largeBlobArray([]byte("blob written while approved"))
 	if err := c.WriteLargeBlobs(ctx, f.mustToken(ctap.PermLargeBlobWrite, ""), blobs); err != nil {
 		t.Fatalf("large-blob write: %v", err)
 	}
-	f.log.asked(t, "large-blob write", "uv-token||")
+	f.log.asked(t, "large-blob write", "large-blob-write||")
 
 	if err := c.Config(ctx, f.mustToken(ctap.PermConfig, ""), ctap.CfgToggleAlwaysUV, nil); err != nil {
 		t.Fatalf("config toggleAlwaysUv: %v", err)
 	}
-	f.log.asked(t, "config toggleAlwaysUv", "uv-token||")
+	f.log.asked(t, "config toggleAlwaysUv", "config||")
 	if info, err := c.GetInfo(ctx); err != nil || !info.Options["alwaysUv"] {
 		t.Fatalf("alwaysUv after toggling: %v (%v)", info.Options["alwaysUv"], err)
 	}
@@ -239,7 +239,7 @@ func credentialManagement(f *hookFixture) {
 	if got := f.users(tok); strings.Join(got, ",") != "alice,carol" && strings.Join(got, ",") != "carol,alice" {
 		t.Fatalf("discoverable users %q, want alice and carol", got)
 	}
-	f.log.asked(t, "credential management: list", "uv-token||")
+	f.log.asked(t, "credential management: list", "credential-management||")
 
 	h := sha256.Sum256([]byte(hidRP))
 	creds, err := c.Credentials(ctx, f.mustToken(ctap.PermCredMgmt, ""), h[:])
@@ -256,7 +256,7 @@ func credentialManagement(f *hookFixture) {
 	if err := c.UpdateUser(ctx, tok, byName["alice"].CredentialID.ID, renamed); err != nil {
 		t.Fatalf("rename: %v", err)
 	}
-	f.log.asked(t, "credential management: rename", "uv-token||")
+	f.log.asked(t, "credential management: rename", "credential-management||")
 	if got := f.users(f.mustToken(ctap.PermCredMgmt, "")); !slices.Contains(got, "alice.renamed") {
 		t.Fatalf("users after the rename: %q", got)
 	}
@@ -266,7 +266,7 @@ func credentialManagement(f *hookFixture) {
 	if err := c.DeleteCredential(ctx, tok, byName["carol"].CredentialID.ID); err != nil {
 		t.Fatalf("delete: %v", err)
 	}
-	f.log.asked(t, "credential management: delete", "uv-token||")
+	f.log.asked(t, "credential management: delete", "credential-management||")
 	if n := f.count(); n != 2 {
 		t.Fatalf("%d credentials after deleting carol, want 2", n)
 	}
@@ -288,10 +288,10 @@ func deniedOperations(f *hookFixture, alice testCred) {
 	_, err := c.MakeCredential(ctx, makeCredReq(hidRP, "mallory", true), nil)
 	denied("MakeCredential", err, "make-credential|example.com|mallory")
 	_, err = c.GetAssertion(ctx, getAssertReq(hidRP, alice.id), nil)
-	denied("GetAssertion", err, "get-assertion|example.com|alice*")
-	for _, perm := range []uint{ctap.PermCredMgmt, ctap.PermLargeBlobWrite, ctap.PermConfig} {
+	denied("GetAssertion", err, "get-assertion|example.com|alice.renamed")
+	for perm, op := range map[uint]string{ctap.PermCredMgmt: "credential-management", ctap.PermLargeBlobWrite: "large-blob-write", ctap.PermConfig: "config"} {
 		_, err = f.token(perm, "")
-		denied(fmt.Sprintf("UV token with permission 0x%02x", perm), err, "uv-token||")
+		denied(fmt.Sprintf("UV token with permission 0x%02x", perm), err, op+"||")
 	}
 	denied("Reset", c.Reset(ctx), "reset||")
 
@@ -327,7 +327,7 @@ func nothingChanged(f *hookFixture, alice testCred, lastCounter uint32, blobs []
 	if counter != lastCounter+1 {
 		t.Errorf("counter %d after a denied assertion, want %d: the denied one used a counter value", counter, lastCounter+1)
 	}
-	f.log.asked(t, "GetAssertion", "get-assertion|example.com|alice*")
+	f.log.asked(t, "GetAssertion", "get-assertion|example.com|alice.renamed")
 
 	tok := f.mustToken(ctap.PermCredMgmt, "")
 	if got := f.users(tok); len(got) != 1 || got[0] != "alice.renamed" {

@@ -343,7 +343,7 @@ class Suite:
     def uv_token_cred_mgmt(self):
         cp = ClientPin(self.ctap, protocol=PinProtocolV2())
         token = cp.get_uv_token(ClientPin.PERMISSION.CREDENTIAL_MGMT)
-        self.hook.expect("uv-token||")
+        self.hook.expect("credential-management||")
         cm = CredentialManagement(self.ctap, cp.protocol, token)
         n = cm.get_metadata()[CredentialManagement.RESULT.EXISTING_CRED_COUNT]
         check(n == 2, "%d discoverable credentials, want 2 (alice, carol)" % n)
