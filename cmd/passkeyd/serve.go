@@ -26,6 +26,7 @@ type serveFlags struct {
 	uhid                         bool
 	uhidPath                     string
 	logFormat, logLevel          string
+	testControls, allowExport    bool
 }
 
 func newServeCmd(d *dirs) *cobra.Command {
@@ -40,6 +41,7 @@ when its sockets accept: ctaphid.sock (CTAPHID, 64-byte reports) and api.sock
 Every flag can also be set by the environment variable named in its help.`,
 		Example: `  passkeyd serve                               # file keystore, fingerprint then PIN
   passkeyd serve --ephemeral --uv approve      # CI: memory only, nobody asked
+  passkeyd serve --ephemeral --uv approve --test-controls   # QA: faults, events, WebDriver-style controls
   passkeyd serve --uv command:./approve.sh     # a hook program decides
   passkeyd serve --keystore tpm --tpm tcp:127.0.0.1:2321`,
 		Args: cobra.NoArgs,
@@ -61,6 +63,8 @@ Every flag can also be set by the environment variable named in its help.`,
 	fl.StringVar(&f.zeroCounter, "zero-counter", envOr("PASSKEYD_ZERO_COUNTER", ""), "true or false: report signature counters as 0 (default: the profile's)")
 	fl.BoolVar(&f.uhid, "uhid", os.Getenv("PASSKEYD_UHID") == "1", "also appear as a USB security key through /dev/uhid (env PASSKEYD_UHID=1)")
 	fl.StringVar(&f.uhidPath, "uhid-path", "/dev/uhid", "the uhid device")
+	fl.BoolVar(&f.testControls, "test-controls", os.Getenv("PASSKEYD_TEST_CONTROLS") == "1", "serve the test controls on api.sock: add, read and remove passkeys, script verification, inject faults, watch events, without asking anyone; test machines only (env PASSKEYD_TEST_CONTROLS=1)")
+	fl.BoolVar(&f.allowExport, "allow-export", os.Getenv("PASSKEYD_ALLOW_EXPORT") == "1", "let the test controls read private keys back; needs --test-controls and the memory keystore (env PASSKEYD_ALLOW_EXPORT=1)")
 	fl.StringVar(&f.logFormat, "log-format", envOr("PASSKEYD_LOG_FORMAT", "text"), "log format on stderr: text or json (env PASSKEYD_LOG_FORMAT)")
 	fl.StringVar(&f.logLevel, "log-level", envOr("PASSKEYD_LOG_LEVEL", "info"), "debug, info, warn or error (env PASSKEYD_LOG_LEVEL)")
 	return cmd
@@ -105,7 +109,13 @@ func (f *serveFlags) config(d *dirs, log *slog.Logger) (daemon.Config, error) {
 	cfg := daemon.Config{StateDir: d.state, RuntimeDir: d.runtime, Keystore: f.keystore, TPM: f.tpm,
 		Ephemeral: f.ephemeral, UV: f.uv, UVTimeout: f.uvTimeout, Pinentry: f.pinentry,
 		Attestation: f.attestation, Profile: f.profile, AAGUID: f.aaguid, UHID: f.uhid, UHIDPath: f.uhidPath,
-		Version: version, Logger: log}
+		TestControls: f.testControls, AllowExport: f.allowExport, Version: version, Logger: log}
+	if f.allowExport && !f.testControls {
+		return cfg, usagef("--allow-export needs --test-controls: only the test controls read keys back")
+	}
+	if f.allowExport && !f.ephemeral && f.keystore != "memory" {
+		return cfg, usagef("--allow-export needs --ephemeral or --keystore memory: the %s keystore never reveals a key", f.keystore)
+	}
 	if f.passphraseEnv != "" {
 		p := os.Getenv(f.passphraseEnv)
 		if p == "" {

@@ -40,6 +40,10 @@ type Server struct {
 	CM     *credman.Service
 	Status func() Status // the static part; counts are filled in here
 	Log    *slog.Logger
+	// TestControls serves /v1/test/ (testctl.go); passkeyd serve --test-controls.
+	TestControls bool
+
+	tc testCtl
 }
 
 // Handler returns the routes.
@@ -53,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/credman/get", s.get)
 	mux.HandleFunc("POST /v1/credman/begin-create", s.beginCreate)
 	mux.HandleFunc("POST /v1/credman/begin-get", s.beginGet)
+	s.mountTestControls(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, &credman.Error{Code: "not_found", Name: "NotFoundError",
 			Message: r.Method + " " + r.URL.Path + " is not an api.sock endpoint (see docs/api.md)"})

@@ -46,6 +46,13 @@ type Config struct {
 	ZeroCounter *bool  // overrides the profile's counter behaviour
 	UHID        bool
 	UHIDPath    string
+	// TestControls serves the test controls on api.sock (/v1/test/):
+	// passkeys added, read and removed without user verification, faults,
+	// events. For test machines only.
+	TestControls bool
+	// AllowExport lets the test controls read private keys back (the
+	// memory keystore only).
+	AllowExport bool
 	Version     string
 	Logger      *slog.Logger
 }
@@ -109,8 +116,14 @@ func (d *Daemon) listen() error {
 	d.closers = append(d.closers, apiL)
 	d.hid = ctaphid.NewServer(sessionHandler{d.P}, ctaphid.WithLogger(d.log))
 	d.goServe("ctaphid.sock", func() error { return d.hid.Serve(hidL) })
-	srv := &api.Server{P: d.P, CM: credman.New(d.P), Status: func() api.Status { return d.status }, Log: d.log}
+	srv := &api.Server{P: d.P, CM: credman.New(d.P), Status: func() api.Status { return d.status }, Log: d.log,
+		TestControls: d.cfg.TestControls}
 	d.api = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	d.api.RegisterOnShutdown(srv.EndStreams)
+	if d.cfg.TestControls {
+		d.log.Warn("test controls are on: api.sock adds, reads and removes passkeys and injects faults without asking anyone",
+			"allowExport", d.cfg.AllowExport)
+	}
 	d.goServe("api.sock", func() error { return d.api.Serve(apiL) })
 	d.status.UHID = "off"
 	if d.cfg.UHID {

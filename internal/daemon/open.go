@@ -50,7 +50,8 @@ func (d *Daemon) openProvider() error {
 	}
 	d.P, err = provider.New(provider.Config{Store: store, Sealer: sealer, Verifier: uv, PIN: vault,
 		Attester: attester, AAGUID: prof.AAGUID, BackupEligible: prof.BackupEligible,
-		BackupState: prof.BackupState, ZeroCounter: prof.Counter == attestation.CounterZero, Logger: d.log})
+		BackupState: prof.BackupState, ZeroCounter: prof.Counter == attestation.CounterZero, Logger: d.log,
+		AllowExport: d.cfg.AllowExport})
 	if err != nil {
 		return err
 	}
