@@ -508,10 +508,10 @@ func TestEventsRoute(t *testing.T) {
 	want := []eventJSON{
 		{Type: "verification", Operation: "make-credential", Outcome: "verified", RPID: testRPID, UserName: "fay"},
 		{Type: "credential-added", CredentialID: id, RPID: testRPID, UserName: "fay"},
-		{Type: "verification", Operation: "get-assertion", Outcome: "verified", RPID: testRPID},
+		{Type: "verification", Operation: "get-assertion", Outcome: "verified", RPID: testRPID, UserName: "fay"},
 		{Type: "credential-asserted", CredentialID: id, RPID: testRPID, UserName: "fay"},
 		{Type: "fault-injected", Fault: "counter-lowered", Operation: "get"},
-		{Type: "verification", Operation: "get-assertion", Outcome: "verified", RPID: testRPID},
+		{Type: "verification", Operation: "get-assertion", Outcome: "verified", RPID: testRPID, UserName: "fay"},
 		{Type: "credential-asserted", CredentialID: id, RPID: testRPID, UserName: "fay"},
 		{Type: "credential-updated", CredentialID: id},
 		{Type: "credential-deleted", CredentialID: id, RPID: testRPID, UserName: "fay"},

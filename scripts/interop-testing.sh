@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The recipes of docs/testing.md, run as a QA engineer runs them: builds
+# passkeyd and examples/demo-rp, starts
+#
+#   passkeyd serve --ephemeral --uv approve --test-controls                   (device-bound)
+#   passkeyd serve --ephemeral --uv approve --test-controls --profile synced
+#
+# and demo-rp on localhost, runs every shell recipe in
+# docs/examples/testcontrols/ and checks what it printed, then runs the
+# Playwright recipes (web/testctl.test.mjs) against Debian's Chromium.
+# Every process is stopped by its PID. scripts/install-deps.sh installs
+# curl, jq, chromium and web/'s node modules.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+for tool in curl jq node; do
+  command -v "$tool" >/dev/null || { echo "interop-testing: $tool not found; run scripts/install-deps.sh" >&2; exit 1; }
+done
+chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
+[ -x "$chromium_bin" ] || { echo "interop-testing: $chromium_bin not found; run scripts/install-deps.sh" >&2; exit 1; }
+if [ ! -d web/node_modules/playwright-core ]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/passkeyd-testing.XXXXXX")
+pids=()
+cleanup() {
+  status=$?
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$status" -ne 0 ]; then
+    for log in passkeyd.log passkeyd-synced.log demo-rp.log; do
+      [ -s "$tmp/$log" ] && { echo "--- $log" >&2; tail -n 30 "$tmp/$log" >&2; }
+    done
+  fi
+  rm -rf "$tmp"
+  exit "$status"
+}
+trap cleanup EXIT
+
+wait_for() {
+  for _ in $(seq 150); do
+    if "$@" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "interop-testing: timed out waiting for: $*" >&2
+  return 1
+}
+
+go build -o "$tmp/bin/passkeyd" ./cmd/passkeyd
+go build -o "$tmp/bin/demo-rp" ./examples/demo-rp
+export PATH="$tmp/bin:$PATH" PASSKEYD_RUNTIME_DIR="$tmp/run" PASSKEYD_STATE_DIR="$tmp/state"
+synced_run="$tmp/run-synced"
+mkdir -m 700 "$tmp/run" "$tmp/state" "$synced_run"
+
+passkeyd serve --ephemeral --uv approve --test-controls 2>"$tmp/passkeyd.log" &
+pids+=($!)
+passkeyd serve --ephemeral --uv approve --test-controls --profile synced --runtime-dir "$synced_run" 2>"$tmp/passkeyd-synced.log" &
+pids+=($!)
+wait_for passkeyd status >/dev/null
+wait_for passkeyd status --runtime-dir "$synced_run" >/dev/null
+
+demo-rp -addr 127.0.0.1:0 >"$tmp/demo-rp.url" 2>"$tmp/demo-rp.log" &
+pids+=($!)
+wait_for test -s "$tmp/demo-rp.url"
+export RP
+RP=$(head -n1 "$tmp/demo-rp.url")
+wait_for curl -fsS -o /dev/null "$RP/"
+echo "passkeyd at $tmp/run (device-bound) and $synced_run (synced), demo-rp at $RP"
+
+passed=0 failed=0
+# recipe NAME [ENV=VALUE...] -- LINE...: run docs/examples/testcontrols/NAME.sh
+# and check that its output (stdout and stderr) has every LINE, in order.
+recipe() {
+  local name=$1 want rc=0
+  shift
+  local envs=()
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  env "${envs[@]}" bash "docs/examples/testcontrols/$name.sh" >"$tmp/out" 2>&1 || rc=$?
+  local missing=()
+  local from=1
+  for want in "$@"; do
+    local at
+    at=$(tail -n +"$from" "$tmp/out" | grep -n -F -x -m1 -- "$want" | cut -d: -f1) || true
+    if [ -z "$at" ]; then missing+=("$want"); else from=$((from + at)); fi
+  done
+  local label="$name.sh${envs[*]:+ (${envs[*]})}"
+  if [ "$rc" -eq 0 ] && [ "${#missing[@]}" -eq 0 ]; then
+    passed=$((passed + 1)); echo "ok   $label"
+  else
+    failed=$((failed + 1)); echo "FAIL $label, exit $rc"
+    sed 's/^/     | /' "$tmp/out"
+    for want in "${missing[@]}"; do echo "     missing: $want"; done
+  fi
+}
+
+not_allowed_denied='passkeyd: not_allowed (NotAllowedError): the user did not allow it (ctap: CTAP2_ERR_OPERATION_DENIED: injected fault)'
+recipe retry -- \
+  'Fault 1 queued: status CTAP2_ERR_OPERATION_DENIED for the next 1 create operation(s).' \
+  '== first attempt: refused' "$not_allowed_denied" \
+  '== try again: registered' 'registered retry-user' 'No faults queued.'
+recipe counter -- \
+  'signed in, the relying party stored counter 1' 'UP=1 UV=1 BE=0 BS=0 counter=1' \
+  'signed in, the relying party still has counter 1' 'UP=1 UV=1 BE=0 BS=0 counter=0' \
+  'signed in, counter 1001'
+recipe uv -- \
+  '== the user declines' \
+  'passkeyd: not_allowed (NotAllowedError): the user did not allow it (ctap: CTAP2_ERR_OPERATION_DENIED: user verification: userverify: denied by the user)' \
+  'signed in as uv-user' 'UP=1 UV=0 BE=0 BS=0 counter=1' \
+  '== verified again' 'UP=1 UV=1 BE=0 BS=0 counter=2'
+recipe events -- \
+  '{"type":"subscribed"}' \
+  '{"type":"verification","operation":"make-credential","outcome":"verified","userName":"events-user"}' \
+  '{"type":"credential-added","userName":"events-user"}' \
+  '{"type":"fault-injected","operation":"get","fault":"delay"}' \
+  '{"type":"verification","operation":"get-assertion","outcome":"verified"}' \
+  '{"type":"credential-asserted","userName":"events-user","signCount":1}'
+recipe synced -- '== profile device-bound' 'UP=1 UV=1 BE=0 BS=0 counter=1'
+recipe synced PASSKEYD_RUNTIME_DIR="$synced_run" -- \
+  '== profile synced' 'UP=1 UV=1 BE=1 BS=1 counter=0' \
+  'UP=1 UV=1 BE=1 BS=0 counter=0' \
+  '{"error":"sign-in not verified: Backup Eligible flag inconsistency detected during login validation"}'
+
+echo "interop-testing: shell recipes: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
+
+echo "== Playwright recipes (web/testctl.test.mjs), $("$chromium_bin" --version 2>/dev/null || echo chromium)"
+cd web
+PASSKEYD_SYNCED_RUNTIME_DIR="$synced_run" DEMO_RP_URL="$RP" CHROMIUM="$chromium_bin" \
+  timeout 300 node --test --test-reporter=spec testctl.test.mjs
