@@ -19,6 +19,6 @@ Start the daemon with 'passkeyd serve'; the other commands talk to it.`,
 	}
 	d.addFlags(root)
 	root.AddCommand(newServeCmd(d), newStatusCmd(d), newProviderCmd(d), newWebAuthnCmd(d), newVersionCmd(),
-		newPasskeysCmd(d), newPINCmd(d), newResetCmd(d), newAttestationCmd(d), newGenDocsCmd(), newDecodeCmd(), newTestCmd(d))
+		newPasskeysCmd(d), newPINCmd(d), newResetCmd(d), newAttestationCmd(d), newGenDocsCmd(), newBenchCmd(d), newDecodeCmd(), newTestCmd(d))
 	return root
 }

