@@ -150,8 +150,8 @@ func TestPasskeysListAsksOnce(t *testing.T) {
 	before := len(td.uvAsks(t))
 	mustRun(t, td, "passkeys", "list")
 	asks := td.uvAsks(t)[before:]
-	if len(asks) != 1 || asks[0] != string(userverify.OpUVToken) {
-		t.Errorf("passkeys list asked %q, want one %q", asks, userverify.OpUVToken)
+	if len(asks) != 1 || asks[0] != string(userverify.OpCredentialManagement) {
+		t.Errorf("passkeys list asked %q, want one %q", asks, userverify.OpCredentialManagement)
 	}
 }
 
