@@ -16,8 +16,10 @@ var ErrCounterExhausted = errors.New("keystore: signature counter exhausted")
 // the use time. Values are strictly increasing per credential and never
 // repeat, even across a crash, yet most calls write nothing: one durable
 // write reserves a window of values (see [CounterWindow]) that are then
-// handed out from memory. After a crash, counting resumes above the
-// reservation. The use time is stored with the next write, or at Close.
+// handed out from memory, and the next window is reserved in the
+// background when half of the current one is used, so callers rarely wait
+// for it. After a crash, counting resumes above the reservation. The use
+// time is stored with the next write, or at Close.
 func (db *DB) NextCounter(id []byte) (uint32, error) {
 	e, err := db.loaded(id)
 	if err != nil {
@@ -64,16 +66,24 @@ func (db *DB) handOut(e *entry) (v uint32, r *reservation, start bool, err error
 		e.rec.Counter++
 		e.rec.LastUsed = time.Now().UTC().Truncate(time.Microsecond)
 		db.markDirty(e)
+		if e.reserving == nil && e.ceiling-e.rec.Counter < db.window/2 && e.ceiling < math.MaxUint32 {
+			go db.reserve(e, db.startReservation(e)) // ahead of need: nobody waits for it
+		}
 		return e.rec.Counter, nil, false, nil
 	case e.rec.Counter == math.MaxUint32:
 		return 0, nil, false, ErrCounterExhausted
 	case e.reserving != nil:
 		return 0, e.reserving, false, nil
 	}
-	r = &reservation{target: reserveFrom(e.rec.Counter, db.window), done: make(chan struct{})}
+	return 0, db.startReservation(e), true, nil
+}
+
+// startReservation records a reservation of the next window. e.mu must be held.
+func (db *DB) startReservation(e *entry) *reservation {
+	r := &reservation{target: reserveFrom(e.rec.Counter, db.window), done: make(chan struct{})}
 	e.reserving = r
 	e.reserved = max(e.reserved, r.target)
-	return 0, r, true, nil
+	return r
 }
 
 // reserve stores a new counter ceiling and, once durable, lets it be used.

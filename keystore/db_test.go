@@ -357,3 +357,27 @@ func TestCloseDuringCounting(t *testing.T) {
 		}
 	}
 }
+
+func TestNextWindowReservedAhead(t *testing.T) {
+	db, f := openTestDB(t, t.TempDir(), CounterWindow(100)), newFixture()
+	r := f.record(t, "a.example")
+	mustCreate(t, db, r)
+	for range 60 { // past half of the first window
+		mustNextCounter(t, db, r.ID)
+	}
+	e, _ := db.lookup(r.ID)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		e.mu.Lock()
+		ceiling := e.ceiling
+		e.mu.Unlock()
+		if ceiling > 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the next window was not reserved ahead of need")
+		}
+	}
+	if got := storedRecord(t, db, r.ID).Counter; got <= 100 {
+		t.Errorf("stored counter %d: the reservation is not durable", got)
+	}
+}
