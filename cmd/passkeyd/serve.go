@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"log/slog"
 	"os"
@@ -12,11 +13,14 @@ import (
 
 	"github.com/passkeyd/passkeyd/attestation"
 	"github.com/passkeyd/passkeyd/internal/daemon"
+	"github.com/passkeyd/passkeyd/userverify"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 type serveFlags struct {
 	keystore, tpm, passphraseEnv string
+	passphrasePrompt             bool
 	ephemeral                    bool
 	uv, pinentry                 string
 	uvTimeout                    time.Duration
@@ -34,7 +38,7 @@ func newServeCmd(d *dirs) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the passkey provider in the foreground",
-		Long: `serve runs the provider in the foreground until SIGINT or SIGTERM. It is ready
+		Long: `serve runs the provider in the foreground until SIGINT, SIGTERM or SIGHUP. It is ready
 when its sockets accept: ctaphid.sock (CTAPHID, 64-byte reports) and api.sock
 (HTTP+JSON) in the runtime directory. Logs go to stderr.
 
@@ -51,6 +55,7 @@ Every flag can also be set by the environment variable named in its help.`,
 	fl.StringVar(&f.keystore, "keystore", envOr("PASSKEYD_KEYSTORE", "file"), "where private keys are sealed: file, keyring, tpm or memory (env PASSKEYD_KEYSTORE)")
 	fl.StringVar(&f.tpm, "tpm", envOr("PASSKEYD_TPM", "/dev/tpmrm0"), "the TPM for --keystore tpm: a device, tcp:HOST:PORT (swtpm) or sim (env PASSKEYD_TPM)")
 	fl.StringVar(&f.passphraseEnv, "passphrase-env", envOr("PASSKEYD_PASSPHRASE_ENV", ""), "file keystore: derive the master key from the passphrase in this environment variable")
+	fl.BoolVar(&f.passphrasePrompt, "passphrase", false, "file keystore: ask for the passphrase the master key is derived from, on the terminal")
 	fl.BoolVar(&f.ephemeral, "ephemeral", os.Getenv("PASSKEYD_EPHEMERAL") == "1", "keep everything in memory; nothing is written to the state directory (env PASSKEYD_EPHEMERAL=1)")
 	fl.StringVar(&f.uv, "uv", envOr("PASSKEYD_UV", "biometric,pin"), "user verification chain, tried in order: biometric, pin, command:PROGRAM, approve, deny (env PASSKEYD_UV)")
 	fl.DurationVar(&f.uvTimeout, "uv-timeout", durationEnv("PASSKEYD_UV_TIMEOUT", 2*time.Minute), "how long a command: hook may take (env PASSKEYD_UV_TIMEOUT)")
@@ -90,7 +95,7 @@ func serve(cmd *cobra.Command, d *dirs, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	select {
 	case <-ctx.Done():
@@ -115,6 +120,16 @@ func (f *serveFlags) config(d *dirs, log *slog.Logger) (daemon.Config, error) {
 	}
 	if f.allowExport && !f.ephemeral && f.keystore != "memory" {
 		return cfg, usagef("--allow-export needs --ephemeral or --keystore memory: the %s keystore never reveals a key", f.keystore)
+	}
+	if _, err := userverify.Parse(f.uv, userverify.Deps{}); err != nil {
+		return cfg, usagef("--uv %q: %v", f.uv, err)
+	}
+	if f.passphrasePrompt {
+		p, err := readPassphrase()
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Passphrase = p
 	}
 	if f.passphraseEnv != "" {
 		p := os.Getenv(f.passphraseEnv)
@@ -162,4 +177,21 @@ func newLogger(format, level string) (*slog.Logger, error) {
 		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
 	}
 	return nil, usagef("--log-format %q: want text or json", format)
+}
+
+// readPassphrase asks for the keystore passphrase on the terminal, without echo.
+func readPassphrase() ([]byte, error) {
+	if !isTerminal(os.Stdin) {
+		return nil, usagef("--passphrase needs a terminal; use --passphrase-env VAR in scripts")
+	}
+	fmt.Fprint(os.Stderr, "Keystore passphrase: ")
+	p, err := term.ReadPassword(int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the passphrase: %w", err)
+	}
+	if len(p) == 0 {
+		return nil, usagef("the passphrase is empty")
+	}
+	return p, nil
 }
