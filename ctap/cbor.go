@@ -30,7 +30,7 @@ func init() {
 		MaxArrayElements:  1024,
 		MaxMapPairs:       256,
 		UTF8:              cbor.UTF8RejectInvalid,
-		IntDec:            cbor.IntDecConvertSigned,
+		IntDec:            cbor.IntDecConvertSignedOrFail,
 		DefaultMapType:    nil,
 		ExtraReturnErrors: cbor.ExtraDecErrorNone,
 	}.DecMode()

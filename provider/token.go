@@ -61,6 +61,3 @@ func (t *pinToken) consumeUP() bool {
 	t.up = false
 	return up
 }
-
-// clearToken drops the session's token (after a PIN change or reset).
-func (ss *session) clearToken() { ss.token = nil }

@@ -205,8 +205,12 @@ func approvedOperations(f *hookFixture) (alice testCred, lastCounter uint32, blo
 	if ga, err = c.GetAssertion(ctx, req, tok); err != nil {
 		t.Fatalf("GetAssertion with a UV token: %v", err)
 	}
+	first := lastCounter
 	if lastCounter, err = checkAssertion(alice, req, ga); err != nil {
 		t.Fatal(err)
+	}
+	if lastCounter <= first {
+		t.Fatalf("counter %d after %d: it must increase", lastCounter, first)
 	}
 	f.log.asked(t, "UV token, then GetAssertion with it", "get-assertion|example.com|")
 
