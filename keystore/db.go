@@ -55,8 +55,10 @@ func NoSync() Option { return func(o *options) { o.noSync = true } }
 func LockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
 
 // CounterWindow sets how many signature counter values one durable write
-// reserves (default 1024). After a crash counters resume above the reserved
-// ceiling, so a credential's counter may skip up to this many values.
+// reserves (default 1024); a credential that signs so fast that it needs a
+// window more than once a second gets doubled windows, up to 65536. After
+// a crash counters resume above the reserved ceiling, so a credential's
+// counter may skip up to a window's worth of values.
 func CounterWindow(n uint32) Option {
 	return func(o *options) {
 		if n > 0 {

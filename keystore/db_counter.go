@@ -66,7 +66,7 @@ func (db *DB) handOut(e *entry) (v uint32, r *reservation, start bool, err error
 		e.rec.Counter++
 		e.rec.LastUsed = time.Now().UTC().Truncate(time.Microsecond)
 		db.markDirty(e)
-		if e.reserving == nil && e.ceiling-e.rec.Counter < db.window/2 && e.ceiling < math.MaxUint32 {
+		if e.reserving == nil && e.ceiling-e.rec.Counter < max(e.window, db.window)/2 && e.ceiling < math.MaxUint32 {
 			go db.reserve(e, db.startReservation(e)) // ahead of need: nobody waits for it
 		}
 		return e.rec.Counter, nil, false, nil
@@ -78,9 +78,22 @@ func (db *DB) handOut(e *entry) (v uint32, r *reservation, start bool, err error
 	return 0, db.startReservation(e), true, nil
 }
 
-// startReservation records a reservation of the next window. e.mu must be held.
+// maxCounterWindow bounds the window of a credential in heavy use.
+const maxCounterWindow = 1 << 16
+
+// startReservation records a reservation of the next window. A credential
+// that needs windows more than once a second gets doubled windows (up to
+// maxCounterWindow), so that it needs at most a few commits a second
+// however fast it signs. e.mu must be held.
 func (db *DB) startReservation(e *entry) *reservation {
-	r := &reservation{target: reserveFrom(e.rec.Counter, db.window), done: make(chan struct{})}
+	now := time.Now()
+	if e.window == 0 || now.Sub(e.lastReserve) >= time.Second {
+		e.window = db.window
+	} else {
+		e.window = min(2*e.window, max(db.window, maxCounterWindow))
+	}
+	e.lastReserve = now
+	r := &reservation{target: reserveFrom(e.rec.Counter, e.window), done: make(chan struct{})}
 	e.reserving = r
 	e.reserved = max(e.reserved, r.target)
 	return r

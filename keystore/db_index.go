@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -17,13 +18,15 @@ type entry struct {
 
 	wmu sync.Mutex // held by Update and Delete across their commit
 
-	mu        sync.Mutex
-	rec       *Record      // nil until first use; rec.Counter is the last counter handed out
-	ceiling   uint32       // durable reservation: counters up to it may be handed out
-	reserved  uint32       // highest reservation submitted; every stored copy carries it
-	reserving *reservation // the reservation in flight, if any
-	dirty     bool         // LastUsed not yet stored; the entry is in DB.dirty
-	gone      bool         // deleted, or wiped by Reset
+	mu          sync.Mutex
+	rec         *Record      // nil until first use; rec.Counter is the last counter handed out
+	ceiling     uint32       // durable reservation: counters up to it may be handed out
+	reserved    uint32       // highest reservation submitted; every stored copy carries it
+	reserving   *reservation // the reservation in flight, if any
+	window      uint32       // size of the last reservation
+	lastReserve time.Time    // when it started
+	dirty       bool         // LastUsed not yet stored; the entry is in DB.dirty
+	gone        bool         // deleted, or wiped by Reset
 }
 
 // loadIndex builds the ramIndex from the index bucket, sized by a first
