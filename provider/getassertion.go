@@ -32,17 +32,7 @@ func (p *Provider) GetAssertion(ctx context.Context, req *ctap.GetAssertionReque
 	if req.PinUvAuthParam != nil && len(req.PinUvAuthParam) == 0 {
 		return nil, p.probe(ctx)
 	}
-	if err := p.checkEnabled(); err != nil {
-		return nil, err
-	}
-	fault := p.takeFault(FaultOpGet)
-	if err := applyFault(ctx, fault); err != nil {
-		return nil, err
-	}
-	if err := validateGA(req); err != nil {
-		return nil, err
-	}
-	ext, err := parseGAExtensions(req.Extensions)
+	g, ext, err := p.prepareGA(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -50,25 +40,8 @@ func (p *Provider) GetAssertion(ctx context.Context, req *ctap.GetAssertionReque
 	ss.mu.Lock()
 	ss.next = nil
 	ss.mu.Unlock()
-	g := p.gaGate(req)
-	g.fault = fault
-	if err := p.authorize(ss, g); err != nil {
-		return nil, err
-	}
-	// Find the passkeys first, so that the question can name the account:
-	// the user is asked only when there is something to use.
-	creds, err := p.locate(req, g.willVerify())
+	creds, err := p.authorizeGA(ctx, ss, req, g)
 	if err != nil {
-		return nil, err
-	}
-	if len(creds) == 1 {
-		g.question.UserName = creds[0].UserName
-		g.question.Reason += " as " + creds[0].UserName
-	}
-	if err := p.verifyUser(ctx, g); err != nil {
-		return nil, err
-	}
-	if err := p.presence(ctx, g); err != nil {
 		return nil, err
 	}
 	resp, err := p.assert(creds[0], req, ext, g)
@@ -80,6 +53,50 @@ func (p *Provider) GetAssertion(ctx context.Context, req *ctap.GetAssertionReque
 	ss.next = &nextAssertions{req: req, ext: ext, g: g, remaining: creds[1:], expires: p.cfg.Now().Add(nextAssertionWindow)}
 	ss.mu.Unlock()
 	return resp, nil
+}
+
+// prepareGA refuses what cannot be served before anything is looked up:
+// the switch, an injected fault, bad parameters and extensions.
+func (p *Provider) prepareGA(ctx context.Context, req *ctap.GetAssertionRequest) (*gate, gaExtensions, error) {
+	var ext gaExtensions
+	if err := p.checkEnabled(); err != nil {
+		return nil, ext, err
+	}
+	fault := p.takeFault(FaultOpGet)
+	if err := applyFault(ctx, fault); err != nil {
+		return nil, ext, err
+	}
+	if err := validateGA(req); err != nil {
+		return nil, ext, err
+	}
+	ext, err := parseGAExtensions(req.Extensions)
+	if err != nil {
+		return nil, ext, err
+	}
+	g := p.gaGate(req)
+	g.fault = fault
+	return g, ext, nil
+}
+
+// authorizeGA checks the token, finds the passkeys, then asks the user once,
+// naming the account when one passkey matches: nobody is asked when there
+// is nothing to use.
+func (p *Provider) authorizeGA(ctx context.Context, ss *session, req *ctap.GetAssertionRequest, g *gate) ([]*keystore.Record, error) {
+	if err := p.authorize(ss, g); err != nil {
+		return nil, err
+	}
+	creds, err := p.locate(req, g.willVerify())
+	if err != nil {
+		return nil, err
+	}
+	if len(creds) == 1 {
+		g.question.UserName = creds[0].UserName
+		g.question.Reason += " as " + creds[0].UserName
+	}
+	if err := p.verifyUser(ctx, g); err != nil {
+		return nil, err
+	}
+	return creds, p.presence(ctx, g)
 }
 
 // GetNextAssertion is authenticatorGetNextAssertion (CTAP 2.1 §6.3).
