@@ -11,109 +11,60 @@
 # scripts/install-deps.sh installs python3-fido2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
 python=/usr/bin/python3 # pyenv's python3 on PATH has no fido2 module
-if ! "$python" -c 'import fido2' 2>/dev/null; then
-  echo "interop-python: $python has no fido2 module; run scripts/install-deps.sh (Debian python3-fido2)" >&2
-  exit 1
-fi
+"$python" -c 'import fido2' 2>/dev/null ||
+  die "$python has no fido2 module; run scripts/install-deps.sh (Debian python3-fido2)"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/passkeyd-interop.XXXXXX")
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+make_tmp interop
 echo "-- building passkeyd"
-GOFLAGS="${GOFLAGS:-} -buildvcs=false" go build -o "$work/passkeyd" ./cmd/passkeyd
+build_binaries passkeyd
 
-# The hooks get the request in PASSKEYD_UV_* variables; exit 0 approves.
-cat >"$work/approve-hook" <<EOF
-#!/bin/sh
-printf '%s|%s|%s\n' "\$PASSKEYD_UV_OPERATION" "\$PASSKEYD_UV_RP_ID" "\$PASSKEYD_UV_USER_NAME" >>"$work/approve.hook.log"
-exit 0
-EOF
-cat >"$work/slow-hook" <<EOF
-#!/bin/sh
-echo \$\$ >"$work/slow.pid.tmp" && mv "$work/slow.pid.tmp" "$work/slow.pid"
-exec sleep 60
-EOF
-chmod 0755 "$work/approve-hook" "$work/slow-hook"
-: >"$work/approve.hook.log"
-
+# approve.hook approves and logs OPERATION|RP_ID|USER_NAME; slow.hook sleeps
+# until CANCEL ends it (make_hook in scripts/lib.sh).
+make_hook approve
+make_hook slow slow
 aaguid=7061736b-6579-642d-696e-7465726f7021
-
-# start NAME HOOK: passkeyd serve in the background; sets $pid once both
-# sockets accept connections.
+# start NAME: a daemon with a file keystore and the hook NAME; sets $daemon_pid.
 start() {
-  local name=$1 hook=$2
-  "$work/passkeyd" serve --state-dir "$work/$name/state" --runtime-dir "$work/$name/run" \
-    --keystore file --uv "command:$hook" --aaguid "$aaguid" --log-level debug \
-    2>"$work/$name.daemon.log" &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 100); do
-    if "$python" - "$work/$name/run" <<'EOF' 2>/dev/null; then return 0; fi
-import socket, sys
-for name in ("ctaphid.sock", "api.sock"):
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(sys.argv[1] + "/" + name)
-    s.close()
-EOF
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "interop-python: passkeyd ($name) exited during start:" >&2
-      cat "$work/$name.daemon.log" >&2
-      exit 1
-    fi
-    sleep 0.1
-  done
-  echo "interop-python: passkeyd ($name) did not accept on its sockets within 10 s" >&2
-  cat "$work/$name.daemon.log" >&2
-  exit 1
+  start_daemon "$1" --keystore file --uv "command:$tmp/$1.hook" --aaguid "$aaguid" --log-level debug
 }
+start approve
+approve_pid=$daemon_pid
+start slow
+slow_pid=$daemon_pid
+echo "-- passkeyd running: approve (pid $approve_pid), slow (pid $slow_pid)"
 
-# stop NAME PID: SIGTERM, then the daemon must exit 0 within 10 s, having
-# logged a clean stop. Prints a PASS or FAIL line like the python cases.
-stop() {
-  local name=$1 pid=$2 rc=0 case="passkeyd ($name) stops on SIGTERM, exit 0"
-  kill -TERM "$pid"
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
+# check_stop NAME PID: SIGTERM, then the daemon must exit 0 within 10 s,
+# having logged a clean stop. Prints a PASS or FAIL line like the python cases.
+check_stop() {
+  local name=$1 pid=$2 rc=0 case="passkeyd ($1) stops on SIGTERM, exit 0"
+  stop "$pid" || rc=$?
+  if [ "$rc" -eq 124 ]; then
     printf 'FAIL %-44s still running 10 s after SIGTERM\n' "$case"
     return 1
   fi
-  wait "$pid" || rc=$?
   if [ "$rc" -ne 0 ]; then
     printf 'FAIL %-44s exit %d\n' "$case" "$rc"
     return 1
   fi
-  if ! grep -q 'passkeyd stopped' "$work/$name.daemon.log"; then
+  if ! grep -q 'passkeyd stopped' "$tmp/$name/passkeyd.log"; then
     printf 'FAIL %-44s no "passkeyd stopped" in its log\n' "$case"
     return 1
   fi
   printf 'PASS %s\n' "$case"
 }
 
-start approve "$work/approve-hook"
-approve_pid=$pid
-start slow "$work/slow-hook"
-slow_pid=$pid
-echo "-- passkeyd running: approve (pid $approve_pid), slow (pid $slow_pid)"
-
 rc=0
-"$python" test/python/interop.py --socket "$work/approve/run/ctaphid.sock" \
-  --slow-socket "$work/slow/run/ctaphid.sock" --slow-hook-pid "$work/slow.pid" \
-  --hook-log "$work/approve.hook.log" --aaguid "$aaguid" | tee "$work/python.out" || rc=$?
+"$python" test/python/interop.py --socket "$tmp/approve/run/ctaphid.sock" \
+  --slow-socket "$tmp/slow/run/ctaphid.sock" --slow-hook-pid "$tmp/slow.hook.pid" \
+  --hook-log "$tmp/approve.hook.log" --aaguid "$aaguid" | tee "$tmp/python.out" || rc=$?
 
-# The python summary, then the daemons' exits as two more cases.
-summary=$(tail -n 1 "$work/python.out")
+# The python summary, then the daemons' exits as two more cases. When
+# anything failed, stop_all prints the end of each daemon's log.
+summary=$(tail -n 1 "$tmp/python.out")
 if [[ "$summary" =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
   passed=${BASH_REMATCH[1]} failed=${BASH_REMATCH[2]}
 else
@@ -121,13 +72,7 @@ else
 fi
 for name in approve slow; do
   pid_var=${name}_pid
-  if stop "$name" "${!pid_var}"; then passed=$((passed + 1)); else failed=$((failed + 1)) rc=1; fi
+  if check_stop "$name" "${!pid_var}"; then passed=$((passed + 1)); else failed=$((failed + 1)) rc=1; fi
 done
-if [ "$rc" -ne 0 ]; then
-  for name in approve slow; do
-    echo "-- passkeyd ($name) log, last 40 lines"
-    tail -n 40 "$work/$name.daemon.log"
-  done
-fi
 echo "$passed passed, $failed failed"
 [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -8,65 +8,24 @@
 # and demo-rp on localhost, runs every shell recipe in
 # docs/examples/testcontrols/ and checks what it printed, then runs the
 # Playwright recipes (web/testctl.test.mjs) against Debian's Chromium.
-# Every process is stopped by its PID. scripts/install-deps.sh installs
-# curl, jq, chromium and web/'s node modules.
+# Every process is stopped by its PID (scripts/lib.sh).
+# scripts/install-deps.sh installs curl, jq, chromium and web/'s node modules.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-for tool in curl jq node; do
-  command -v "$tool" >/dev/null || { echo "interop-testing: $tool not found; run scripts/install-deps.sh" >&2; exit 1; }
-done
-chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
-[ -x "$chromium_bin" ] || { echo "interop-testing: $chromium_bin not found; run scripts/install-deps.sh" >&2; exit 1; }
-if [ ! -d web/node_modules/playwright-core ]; then
-  (cd web && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/passkeyd-testing.XXXXXX")
-pids=()
-cleanup() {
-  status=$?
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "$status" -ne 0 ]; then
-    for log in passkeyd.log passkeyd-synced.log demo-rp.log; do
-      [ -s "$tmp/$log" ] && { echo "--- $log" >&2; tail -n 30 "$tmp/$log" >&2; }
-    done
-  fi
-  rm -rf "$tmp"
-  exit "$status"
-}
-trap cleanup EXIT
-
-wait_for() {
-  for _ in $(seq 150); do
-    if "$@" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "interop-testing: timed out waiting for: $*" >&2
-  return 1
-}
-
-go build -o "$tmp/bin/passkeyd" ./cmd/passkeyd
-go build -o "$tmp/bin/demo-rp" ./examples/demo-rp
-export PATH="$tmp/bin:$PATH" PASSKEYD_RUNTIME_DIR="$tmp/run" PASSKEYD_STATE_DIR="$tmp/state"
-synced_run="$tmp/run-synced"
-mkdir -m 700 "$tmp/run" "$tmp/state" "$synced_run"
-
-passkeyd serve --ephemeral --uv approve --test-controls 2>"$tmp/passkeyd.log" &
-pids+=($!)
-passkeyd serve --ephemeral --uv approve --test-controls --profile synced --runtime-dir "$synced_run" 2>"$tmp/passkeyd-synced.log" &
-pids+=($!)
-wait_for passkeyd status >/dev/null
-wait_for passkeyd status --runtime-dir "$synced_run" >/dev/null
-
-demo-rp -addr 127.0.0.1:0 >"$tmp/demo-rp.url" 2>"$tmp/demo-rp.log" &
-pids+=($!)
-wait_for test -s "$tmp/demo-rp.url"
-export RP
-RP=$(head -n1 "$tmp/demo-rp.url")
-wait_for curl -fsS -o /dev/null "$RP/"
-echo "passkeyd at $tmp/run (device-bound) and $synced_run (synced), demo-rp at $RP"
+need_tools curl jq node
+need_chromium
+make_tmp testing
+build_binaries passkeyd demo-rp
+start_daemon device-bound --ephemeral --uv approve --test-controls
+start_daemon synced --ephemeral --uv approve --test-controls --profile synced
+synced_run="$tmp/synced/run"
+export PASSKEYD_RUNTIME_DIR="$tmp/device-bound/run" PASSKEYD_STATE_DIR="$tmp/device-bound/state"
+start_demo_rp
+export RP=$rp_url
+echo "passkeyd at $PASSKEYD_RUNTIME_DIR (device-bound) and $synced_run (synced), demo-rp at $RP"
 
 passed=0 failed=0
 # recipe NAME [ENV=VALUE...] -- LINE...: run docs/examples/testcontrols/NAME.sh
