@@ -17,28 +17,78 @@ type transaction struct {
 	upNeeded atomic.Bool // the handler called userNeeded
 }
 
-// startCBOR hands a CBOR message to the Handler in its own goroutine; the
-// device stays busy on cid until the reply is sent.
+// cborJob is a CBOR request handed to a worker.
+type cborJob struct {
+	ctx context.Context
+	t   *transaction
+	req []byte
+}
+
+// startCBOR hands a CBOR message to the Handler on the device's worker
+// goroutine; the device stays busy on cid until the reply is sent.
 func (d *device) startCBOR(cid uint32, req []byte) {
 	if len(req) == 0 {
 		d.sendError(cid, ErrInvalidLen)
 		return
 	}
-	ctx, cancel := context.WithCancel(context.WithValue(d.ctx, channelKey{}, cid))
-	t := &transaction{cid: cid, cancel: cancel}
-	req = bytes.Clone(req)
-	if !d.e.goTask(func() { d.runCBOR(ctx, t, req) }) {
-		cancel()
+	if !d.e.addTask() {
 		d.sendError(cid, ErrChannelBusy) // the server is shutting down
 		return
 	}
+	ctx, cancel := context.WithCancel(context.WithValue(d.ctx, channelKey{}, cid))
+	t := &transaction{cid: cid, cancel: cancel}
 	d.txn = t
+	d.hire(cborJob{ctx: ctx, t: t, req: bytes.Clone(req)})
+}
+
+// hire gives job to the device's idle worker, or to a new one when there is
+// none: the first request, or one that follows an abandoned request whose
+// handler still runs. A worker outlives its request so that the stack the
+// handler grew (ECDSA, CBOR) is reused rather than grown again each time.
+func (d *device) hire(job cborJob) {
+	if d.idle {
+		d.idle = false
+		d.jobs <- job // never blocks: an idle worker has taken the last one
+		return
+	}
+	if d.jobs == nil {
+		d.jobs = make(chan cborJob, 1)
+	}
+	go d.work(job)
+}
+
+// work runs job, then waits for the device's next one while no other worker
+// does, until the device closes.
+func (d *device) work(job cborJob) {
+	for {
+		d.runCBOR(job.ctx, job.t, job.req)
+		d.e.tasks.Done()
+		if !d.becomeIdle() {
+			return
+		}
+		var ok bool
+		if job, ok = <-d.jobs; !ok {
+			return
+		}
+	}
+}
+
+// becomeIdle makes the caller the device's idle worker, unless the device is
+// closed or already has one.
+func (d *device) becomeIdle() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.idle {
+		return false
+	}
+	d.idle = true
+	return true
 }
 
 // runCBOR calls the Handler, sending KEEPALIVE meanwhile
 // (CTAP 2.1 §11.2.9.1.7), then sends its reply. The Handler runs on this
-// goroutine and the keepalives come from a timer: a request costs one
-// goroutine, not two and a ticker.
+// goroutine and the keepalives come from a timer: a request costs no
+// goroutine of its own and no ticker.
 func (d *device) runCBOR(ctx context.Context, t *transaction, req []byte) {
 	defer t.cancel()
 	stop := d.keepAlive(t)

@@ -31,6 +31,8 @@ type device struct {
 	clock    uint64
 	asm      *assembly    // the message being reassembled
 	txn      *transaction // the CBOR request in flight
+	jobs     chan cborJob // to the idle worker; closed by close
+	idle     bool         // a worker waits on jobs
 }
 
 // assembly is a message that has more packets to come (CTAP 2.1 §11.2.4).
@@ -78,6 +80,9 @@ func (d *device) close() {
 	d.cancel()
 	d.abortMessage()
 	d.txn = nil
+	if d.jobs != nil {
+		close(d.jobs)
+	}
 	for cid := range d.channels {
 		d.e.alloc.release(cid)
 	}

@@ -66,16 +66,26 @@ func (e *engine) capabilities() byte {
 // goTask runs task in a goroutine that the server's shutdown waits for. It
 // reports false, and runs nothing, once the engine is stopping.
 func (e *engine) goTask(task func()) bool {
+	if !e.addTask() {
+		return false
+	}
+	go func() {
+		defer e.tasks.Done()
+		task()
+	}()
+	return true
+}
+
+// addTask counts a task that the server's shutdown waits for; the caller
+// runs it and calls e.tasks.Done. It reports false, and counts nothing,
+// once the engine is stopping.
+func (e *engine) addTask() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopping {
 		return false
 	}
 	e.tasks.Add(1)
-	go func() {
-		defer e.tasks.Done()
-		task()
-	}()
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +77,40 @@ func TestResync(t *testing.T) {
 	if g.cancelled.Load() != 1 {
 		t.Errorf("the abandoned request was not cancelled")
 	}
+}
+
+// TestRequestAfterStuckHandler: after INIT abandons a request whose handler
+// ignores its context, the next request on that connection is served at
+// once, not after the stuck handler, and the stuck reply never comes.
+func TestRequestAfterStuckHandler(t *testing.T) {
+	t.Parallel()
+	stuck, started := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	h := handlerFunc(func(_ context.Context, req []byte, _ func()) []byte {
+		if calls.Add(1) == 1 {
+			close(started)
+			<-stuck
+			return []byte{0x7F}
+		}
+		return req
+	})
+	ts := startServer(t, h)
+	c := ts.raw(t)
+	cid := c.allocate()
+	c.sendMsg(cid, ctaphid.CmdCBOR, []byte{1})
+	<-started
+	c.sendInit(cid, ctaphid.CmdInit, 8, randomBytes(8))
+	if _, cmd, _ := c.recvMsg(); cmd != ctaphid.CmdInit {
+		t.Fatalf("resync answered %s", cmd)
+	}
+	for _, req := range [][]byte{{2}, {3}} {
+		c.sendMsg(cid, ctaphid.CmdCBOR, req)
+		c.expect(cid, ctaphid.CmdCBOR, req)
+	}
+	close(stuck)
+	c.expectSilence(200 * time.Millisecond)
+	c.sendMsg(cid, ctaphid.CmdCBOR, []byte{4})
+	c.expect(cid, ctaphid.CmdCBOR, []byte{4})
 }
 
 // TestCBORReply pins the command byte of the reply to CTAPHID_CBOR, a pitfall
