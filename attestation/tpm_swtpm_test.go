@@ -6,10 +6,9 @@ import (
 	"crypto/elliptic"
 	"encoding/binary"
 	"errors"
-	"fmt"
+	"github.com/passkeyd/passkeyd/internal/testenv"
 	"io"
 	"net"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -56,58 +55,18 @@ func TestSWTPM(t *testing.T) {
 	})
 }
 
-// startSWTPM starts swtpm on two free loopback ports and returns a
-// connection to its TPM command port. It skips the test when swtpm is not
-// installed (apt-get install swtpm).
+// startSWTPM starts swtpm on free loopback ports (internal/testenv) and
+// returns a connection to its TPM command port. It skips the test when
+// swtpm is not installed.
 func startSWTPM(t *testing.T) transport.TPM {
 	t.Helper()
-	bin, err := exec.LookPath("swtpm")
+	w := testenv.StartSWTPM(t)
+	conn, err := net.DialTimeout("tcp", w.Addr(), 5*time.Second)
 	if err != nil {
-		t.Skip("swtpm is not installed")
+		t.Fatalf("cannot reach swtpm: %v", err)
 	}
-	server, ctrl := freePort(t), freePort(t)
-	state := t.TempDir()
-	cmd := exec.Command(bin, "socket", "--tpm2", "--tpmstate", "dir="+state,
-		"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", server),
-		"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", ctrl),
-		"--flags", "not-need-init,startup-clear")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	conn := dialRetry(t, fmt.Sprintf("127.0.0.1:%d", server), &stderr)
 	t.Cleanup(func() { conn.Close() })
 	return &rawTPM{conn: conn}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-func dialRetry(t *testing.T, addr string, stderr *strings.Builder) net.Conn {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		conn, err := net.Dial("tcp", addr)
-		if err == nil {
-			return conn
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("swtpm did not listen on %s: %v (%s)", addr, err, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // rawTPM speaks raw TPM commands to swtpm's server port, retrying the

@@ -12,7 +12,7 @@ import (
 // Signer (load, sign, flush, DER) next to the TPM's own TPM2_Sign of a key
 // that stays loaded, on the same swtpm in the same run.
 func BenchmarkTPMSign(b *testing.B) {
-	s := openTestTPM(b, startSWTPM(b).spec(), b.TempDir())
+	s := openTestTPM(b, startSWTPM(b).Spec(), b.TempDir())
 	blob, signer, err := s.NewKey(credID(1))
 	if err != nil {
 		b.Fatal(err)

@@ -72,7 +72,7 @@ func (s *TPMSealer) mustPublicArea(t *testing.T, blob []byte) []byte {
 func TestTPMAttestationKeyStableAcrossReopen(t *testing.T) {
 	w := startSWTPM(t)
 	dir := t.TempDir()
-	s1, err := OpenTPM(w.spec(), dir)
+	s1, err := OpenTPM(w.Spec(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,8 +81,8 @@ func TestTPMAttestationKeyStableAcrossReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s1.Close()
-	w.restart(t)
-	pub2, err := openTestTPM(t, w.spec(), dir).AttestationPublic()
+	w.Restart(t)
+	pub2, err := openTestTPM(t, w.Spec(), dir).AttestationPublic()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestTPMCertifyKey(t *testing.T) {
 }
 
 func TestTPMCertifyKeyRefusals(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	_, signer, err := s.NewKey(credID(1))
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"errors"
+	"github.com/passkeyd/passkeyd/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,11 +16,11 @@ import (
 
 // setOwnerPassword gives the swtpm's owner hierarchy a password, as an
 // administrator might have, straight through go-tpm.
-func setOwnerPassword(t *testing.T, w *swtpm, password string) {
+func setOwnerPassword(t *testing.T, w *testenv.SWTPM, password string) {
 	t.Helper()
 	conn, err := tcp.Open(tcp.Config{
-		CommandAddress:  "127.0.0.1:" + strconv.Itoa(w.port),
-		PlatformAddress: "127.0.0.1:" + strconv.Itoa(w.port+1),
+		CommandAddress:  "127.0.0.1:" + strconv.Itoa(w.Port),
+		PlatformAddress: "127.0.0.1:" + strconv.Itoa(w.Port+1),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +37,7 @@ func setOwnerPassword(t *testing.T, w *swtpm, password string) {
 func TestTPMOwnerPasswordExplained(t *testing.T) {
 	w := startSWTPM(t)
 	setOwnerPassword(t, w, "hunter2")
-	_, err := OpenTPM(w.spec(), t.TempDir())
+	_, err := OpenTPM(w.Spec(), t.TempDir())
 	if !errors.Is(err, ErrTPMOwnerPassword) {
 		t.Fatalf("OpenTPM with an owner password: err = %v, want ErrTPMOwnerPassword", err)
 	}
@@ -55,12 +56,12 @@ func TestTPMOwnerPasswordAdvice(t *testing.T) {
 	}
 	w := startSWTPM(t)
 	setOwnerPassword(t, w, "hunter2")
-	tcti := "swtpm:host=127.0.0.1,port=" + strconv.Itoa(w.port)
+	tcti := "swtpm:host=127.0.0.1,port=" + strconv.Itoa(w.Port)
 	out, err := exec.Command("tpm2_changeauth", "-T", tcti, "-c", "owner", "-p", "hunter2").CombinedOutput()
 	if err != nil {
 		t.Fatalf("tpm2_changeauth: %v\n%s", err, out)
 	}
-	openTestTPM(t, w.spec(), t.TempDir())
+	openTestTPM(t, w.Spec(), t.TempDir())
 }
 
 func TestTPMOpenFailuresExplained(t *testing.T) {
@@ -116,11 +117,11 @@ func TestTPMStartupWhenSWTPMWasNotStarted(t *testing.T) {
 	if _, err := exec.LookPath("swtpm_ioctl"); err != nil {
 		t.Skip("swtpm_ioctl is not installed")
 	}
-	out, err := exec.Command("swtpm_ioctl", "--tcp", "127.0.0.1:"+strconv.Itoa(w.port+1), "-i").CombinedOutput()
+	out, err := exec.Command("swtpm_ioctl", "--tcp", "127.0.0.1:"+strconv.Itoa(w.Port+1), "-i").CombinedOutput()
 	if err != nil {
 		t.Fatalf("swtpm_ioctl -i: %v\n%s", err, out)
 	}
-	s := openTestTPM(t, w.spec(), t.TempDir())
+	s := openTestTPM(t, w.Spec(), t.TempDir())
 	if _, _, err := s.NewKey(credID(1)); err != nil {
 		t.Fatal(err)
 	}

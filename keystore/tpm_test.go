@@ -30,7 +30,7 @@ var _ interface {
 // eachTPM runs fn against a fresh swtpm and, when built with the tpmsim
 // tag, against the in-process simulator.
 func eachTPM(t *testing.T, fn func(t *testing.T, spec string)) {
-	t.Run("swtpm", func(t *testing.T) { fn(t, startSWTPM(t).spec()) })
+	t.Run("swtpm", func(t *testing.T) { fn(t, startSWTPM(t).Spec()) })
 	if openSimulator != nil {
 		t.Run("sim", func(t *testing.T) { fn(t, "sim:1") })
 	}
@@ -87,7 +87,7 @@ func TestTPMNewKeySignVerify(t *testing.T) {
 }
 
 func TestTPMSignRefusesOtherDigests(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	_, signer, err := s.NewKey(credID(1))
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +124,7 @@ func TestTPMSealerSuite(t *testing.T) {
 }
 
 func TestTPMBlobBoundToCredential(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	blobA, _, err := s.NewKey(credID(0xA))
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +142,7 @@ func TestTPMBlobBoundToCredential(t *testing.T) {
 }
 
 func TestTPMMalformedBlobs(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	blob, _, err := s.NewKey(credID(1))
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestTPMMalformedBlobs(t *testing.T) {
 }
 
 func TestTPMTamperedPrivateRefusedByTPM(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	blob, _, err := s.NewKey(credID(1))
 	if err != nil {
 		t.Fatal(err)
@@ -206,7 +206,7 @@ func TestTPMSealOpen(t *testing.T) {
 
 func TestTPMDataKeyFile(t *testing.T) {
 	dir := t.TempDir()
-	s := openTestTPM(t, startSWTPM(t).spec(), dir)
+	s := openTestTPM(t, startSWTPM(t).Spec(), dir)
 	fi, err := os.Stat(filepath.Join(dir, TPMDataKeyFile))
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +238,7 @@ func TestTPMDataKeyFile(t *testing.T) {
 func TestTPMDataKeyFileDamaged(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, TPMDataKeyFile), []byte("not a blob"), 0o600)
-	_, err := OpenTPM(startSWTPM(t).spec(), dir)
+	_, err := OpenTPM(startSWTPM(t).Spec(), dir)
 	if err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("OpenTPM with a damaged data key file: err = %v, want one that says it is damaged", err)
 	}
@@ -273,15 +273,15 @@ func TestTPMReopen(t *testing.T) {
 func TestTPMReopenAfterRestart(t *testing.T) {
 	w := startSWTPM(t)
 	dir := t.TempDir()
-	s1, err := OpenTPM(w.spec(), dir)
+	s1, err := OpenTPM(w.Spec(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	blob, signer, _ := s1.NewKey(credID(1))
 	sealed, _ := s1.Seal(credID(1), []byte("largeBlobKey"))
 	s1.Close()
-	w.restart(t)
-	s2 := openTestTPM(t, w.spec(), dir)
+	w.Restart(t)
+	s2 := openTestTPM(t, w.Spec(), dir)
 	assertReusable(t, s2, blob, sealed, signer.Public().(*ecdsa.PublicKey))
 }
 
@@ -300,7 +300,7 @@ func assertReusable(t *testing.T, s *TPMSealer, blob, sealed []byte, pub *ecdsa.
 func TestTPMStateDirBinding(t *testing.T) {
 	w := startSWTPM(t)
 	dir := t.TempDir()
-	s1, err := OpenTPM(w.spec(), dir)
+	s1, err := OpenTPM(w.Spec(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +308,7 @@ func TestTPMStateDirBinding(t *testing.T) {
 	sealed, _ := s1.Seal(credID(1), []byte("secret"))
 	s1.Close()
 	// Another passkeyd state directory on the same TPM.
-	other := openTestTPM(t, w.spec(), t.TempDir())
+	other := openTestTPM(t, w.Spec(), t.TempDir())
 	if _, err := other.Signer(credID(1), blob); !errors.Is(err, ErrSealedData) {
 		t.Fatalf("Signer from another state directory: err = %v, want ErrSealedData", err)
 	}
@@ -317,7 +317,7 @@ func TestTPMStateDirBinding(t *testing.T) {
 	}
 	other.Close()
 	// The state directory moved to another TPM.
-	_, err = OpenTPM(startSWTPM(t).spec(), dir)
+	_, err = OpenTPM(startSWTPM(t).Spec(), dir)
 	if err == nil || !strings.Contains(err.Error(), "sealed by another TPM") {
 		t.Fatalf("OpenTPM with another TPM's data key: err = %v, want one saying so", err)
 	}
@@ -385,7 +385,7 @@ func TestTPMStaleObjectsFlushedAtOpen(t *testing.T) {
 	// Three runs that die without flushing: without the clean-up at open the
 	// TPM runs out of object slots (swtpm has three).
 	for i := range 4 {
-		s, err := OpenTPM(w.spec(), dir)
+		s, err := OpenTPM(w.Spec(), dir)
 		if err != nil {
 			t.Fatalf("open #%d after runs that died: %v", i+1, err)
 		}
@@ -418,7 +418,7 @@ func transientHandlesOn(t *testing.T, tpm tpmTransport) []tpm2.TPMHandle {
 // TestTPMFirstSignOnFreshSWTPM signs first thing on a just-started swtpm,
 // where libtpms may still owe self-tests and answer TPM_RC_RETRY.
 func TestTPMFirstSignOnFreshSWTPM(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	_, signer, err := s.NewKey(credID(1))
 	if err != nil {
 		t.Fatal(err)
@@ -461,7 +461,7 @@ func TestTPMRetry(t *testing.T) {
 		{"no retry on other warnings", tpm2.TPMRCObjectMemory, 1, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := OpenTPM(w.spec(), t.TempDir(), TPMRetries(4, 0))
+			s, err := OpenTPM(w.Spec(), t.TempDir(), TPMRetries(4, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -482,7 +482,7 @@ func TestTPMRetry(t *testing.T) {
 }
 
 func TestTPMConcurrentSign(t *testing.T) {
-	s := openTestTPM(t, startSWTPM(t).spec(), t.TempDir())
+	s := openTestTPM(t, startSWTPM(t).Spec(), t.TempDir())
 	var wg sync.WaitGroup
 	for i := range 8 {
 		wg.Go(func() {

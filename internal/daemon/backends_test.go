@@ -11,15 +11,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +25,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/passkeyd/passkeyd/credman"
 	"github.com/passkeyd/passkeyd/internal/daemon"
+	"github.com/passkeyd/passkeyd/internal/testenv"
 	"github.com/passkeyd/passkeyd/internal/testrp"
 	"github.com/passkeyd/passkeyd/keystore"
 	"github.com/zalando/go-keyring"
@@ -87,14 +85,14 @@ func TestBackendKeyring(t *testing.T) {
 }
 
 func TestBackendTPM(t *testing.T) {
-	w := startSWTPMProcess(t)
+	w := testenv.StartSWTPM(t)
 	cfg := backendConfig(t, "tpm")
-	cfg.TPM = w.spec()
+	cfg.TPM = w.Spec()
 	// Between the two runs swtpm restarts on the same state, as the machine
 	// would reboot: nothing stays loaded in the TPM, the blobs must do.
 	restart := func(t *testing.T, cfg *daemon.Config) {
-		w.restart(t)
-		cfg.TPM = w.spec()
+		w.Restart(t)
+		cfg.TPM = w.Spec()
 	}
 	backendJourney(t, cfg, restart, func(t *testing.T, ids [][]byte) {
 		checkTPMSealed(t, cfg, ids)
@@ -410,7 +408,7 @@ func tpmPublicKey(t *testing.T, pubArea []byte) *ecdsa.PublicKey {
 
 func TestBackendTPMNotRunning(t *testing.T) {
 	cfg := backendConfig(t, "tpm")
-	cfg.TPM = "tcp:127.0.0.1:" + strconv.Itoa(freePortPair(t))
+	cfg.TPM = "tcp:127.0.0.1:" + strconv.Itoa(testenv.FreePortPair(t))
 	err := startFails(t, cfg)
 	if !errors.Is(err, keystore.ErrTPMUnavailable) || !strings.Contains(err.Error(), "start swtpm") {
 		t.Errorf("got %v, want ErrTPMUnavailable saying to start swtpm", err)
@@ -479,106 +477,6 @@ func expectKeyringStartError(t *testing.T, cfg daemon.Config) error {
 		t.Errorf("got %v, want ErrKeyringUnavailable", err)
 	}
 	return err
-}
-
-// swtpmProcess is Debian's swtpm serving TCP on 127.0.0.1 (REAL-PARTS.md
-// §1), a copy of keystore's test helper, which other packages cannot use.
-type swtpmProcess struct {
-	state  string // --tpmstate dir, kept across restarts
-	port   int    // command port; the control port is port+1
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-func (w *swtpmProcess) spec() string { return "tcp:127.0.0.1:" + strconv.Itoa(w.port) }
-
-// startSWTPMProcess starts a fresh swtpm that stops when the test ends. It
-// skips the test when swtpm is not installed.
-func startSWTPMProcess(t *testing.T) *swtpmProcess {
-	t.Helper()
-	if _, err := exec.LookPath("swtpm"); err != nil {
-		t.Skip("swtpm is not installed (apt-get install swtpm swtpm-tools)")
-	}
-	w := &swtpmProcess{state: t.TempDir()}
-	w.start(t)
-	t.Cleanup(w.stop)
-	return w
-}
-
-func (w *swtpmProcess) start(t *testing.T) {
-	t.Helper()
-	for range 10 {
-		w.port = freePortPair(t)
-		w.cmd = exec.Command("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+w.state,
-			"--server", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", w.port),
-			"--ctrl", fmt.Sprintf("type=tcp,port=%d,bindaddr=127.0.0.1", w.port+1),
-			"--flags", "not-need-init,startup-clear")
-		w.cmd.Stderr = os.Stderr
-		w.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no swtpm outlives a killed test
-		if err := w.cmd.Start(); err != nil {
-			t.Fatalf("failed to start swtpm: %v", err)
-		}
-		w.exited = make(chan struct{})
-		go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(w.cmd, w.exited)
-		if w.listening() {
-			return
-		}
-		w.stop() // someone took the ports: try others
-	}
-	t.Fatal("swtpm did not start listening")
-}
-
-func (w *swtpmProcess) listening() bool {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(w.port))
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return true
-		}
-		select {
-		case <-w.exited:
-			return false
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
-	return false
-}
-
-func (w *swtpmProcess) stop() {
-	if w.cmd == nil {
-		return
-	}
-	w.cmd.Process.Kill()
-	<-w.exited
-	w.cmd = nil
-}
-
-// restart stops swtpm and starts it again on the same state, as after a
-// reboot.
-func (w *swtpmProcess) restart(t *testing.T) {
-	t.Helper()
-	w.stop()
-	w.start(t)
-}
-
-// freePortPair finds a port P such that P and P+1 are free on 127.0.0.1.
-func freePortPair(t *testing.T) int {
-	t.Helper()
-	for range 50 {
-		l1, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l1.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p+1)))
-		l1.Close()
-		if err == nil {
-			l2.Close()
-			return p
-		}
-	}
-	t.Fatal("no two consecutive free ports")
-	return 0
 }
 
 // The keyring tests run against a real gnome-keyring (REAL-PARTS.md §2),

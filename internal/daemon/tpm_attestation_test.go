@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"github.com/passkeyd/passkeyd/internal/testenv"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,9 +27,9 @@ import (
 // through the daemon, and go-webauthn verifying the statement against the
 // exported root, then refusing it against another root.
 func TestTPMAttestation(t *testing.T) {
-	w := startSWTPMProcess(t)
+	w := testenv.StartSWTPM(t)
 	cfg := backendConfig(t, "tpm")
-	cfg.TPM, cfg.Attestation = w.spec(), attestation.FormatTPM
+	cfg.TPM, cfg.Attestation = w.Spec(), attestation.FormatTPM
 	root := initTPMCA(t, cfg)
 	d, _ := runDaemon(t, cfg)
 
