@@ -41,47 +41,48 @@ func (d *device) startCBOR(cid uint32, req []byte) {
 	d.hire(cborJob{ctx: ctx, t: t, req: bytes.Clone(req)})
 }
 
+// worker is a goroutine that runs CBOR requests; it takes them from its
+// channel, which holds at most one.
+type worker chan cborJob
+
 // hire gives job to the device's idle worker, or to a new one when there is
 // none: the first request, or one that follows an abandoned request whose
 // handler still runs. A worker outlives its request so that the stack the
 // handler grew (ECDSA, CBOR) is reused rather than grown again each time.
 func (d *device) hire(job cborJob) {
-	if d.idle {
-		d.idle = false
-		d.jobs <- job // never blocks: an idle worker has taken the last one
+	if w := d.idle; w != nil {
+		d.idle = nil
+		w <- job // never blocks: an idle worker's channel is empty
 		return
 	}
-	if d.jobs == nil {
-		d.jobs = make(chan cborJob, 1)
-	}
-	go d.work(job)
+	go d.work(make(worker, 1), job)
 }
 
 // work runs job, then waits for the device's next one while no other worker
 // does, until the device closes.
-func (d *device) work(job cborJob) {
+func (d *device) work(w worker, job cborJob) {
 	for {
 		d.runCBOR(job.ctx, job.t, job.req)
 		d.e.tasks.Done()
-		if !d.becomeIdle() {
+		if !d.becomeIdle(w) {
 			return
 		}
 		var ok bool
-		if job, ok = <-d.jobs; !ok {
+		if job, ok = <-w; !ok {
 			return
 		}
 	}
 }
 
-// becomeIdle makes the caller the device's idle worker, unless the device is
-// closed or already has one.
-func (d *device) becomeIdle() bool {
+// becomeIdle makes w the device's idle worker, unless the device is closed
+// or already has one.
+func (d *device) becomeIdle(w worker) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.idle {
+	if d.closed || d.idle != nil {
 		return false
 	}
-	d.idle = true
+	d.idle = w
 	return true
 }
 

@@ -31,8 +31,7 @@ type device struct {
 	clock    uint64
 	asm      *assembly    // the message being reassembled
 	txn      *transaction // the CBOR request in flight
-	jobs     chan cborJob // to the idle worker; closed by close
-	idle     bool         // a worker waits on jobs
+	idle     worker       // waits for the next CBOR request; closed by close
 }
 
 // assembly is a message that has more packets to come (CTAP 2.1 §11.2.4).
@@ -80,8 +79,9 @@ func (d *device) close() {
 	d.cancel()
 	d.abortMessage()
 	d.txn = nil
-	if d.jobs != nil {
-		close(d.jobs)
+	if d.idle != nil {
+		close(d.idle)
+		d.idle = nil
 	}
 	for cid := range d.channels {
 		d.e.alloc.release(cid)
