@@ -166,7 +166,7 @@ func (d *device) finish(t *transaction, resp []byte) {
 		d.sendError(t.cid, ErrOther)
 		return
 	}
-	d.e.log.Debug("ctaphid reply", cidAttr(t.cid), "cmd", CmdCBOR.String(), "len", len(resp))
+	d.logMessage("ctaphid reply", t.cid, CmdCBOR, len(resp))
 	d.reply(t.cid, CmdCBOR, resp)
 }
 

@@ -5,7 +5,7 @@ import "encoding/binary"
 // dispatch runs a complete message received on an allocated channel
 // (CTAP 2.1 §11.2.9). data may alias a transport buffer.
 func (d *device) dispatch(cid uint32, cmd Command, data []byte) {
-	d.e.log.Debug("ctaphid request", cidAttr(cid), "cmd", cmd.String(), "len", len(data))
+	d.logMessage("ctaphid request", cid, cmd, len(data))
 	switch cmd {
 	case CmdPing:
 		d.reply(cid, CmdPing, data)

@@ -29,21 +29,28 @@ type device struct {
 	closed   bool
 	channels map[uint32]uint64 // allocated channel → clock at last use
 	clock    uint64
-	asm      *assembly    // the message being reassembled
+	asm      *assembly    // the message being reassembled: nil or &spare
+	spare    assembly     // reused from message to message, buffer included
+	deadline time.Time    // for the next packet of asm
+	timer    *time.Timer  // fires expire; made once, reset per packet
 	txn      *transaction // the CBOR request in flight
+	out      Report       // the report being sent
 	idle     worker       // waits for the next CBOR request; closed by close
 }
 
 // assembly is a message that has more packets to come (CTAP 2.1 §11.2.4).
 type assembly struct {
-	cid   uint32
-	cmd   Command
-	want  int
-	buf   []byte
-	seq   byte
-	timer *time.Timer
-	armed int // counts timers, so that a stale one does nothing
+	cid  uint32
+	cmd  Command
+	want int
+	buf  []byte
+	seq  byte
 }
+
+// keptBuffer is the largest reassembly buffer a device keeps for its next
+// message; a larger one, up to MaxMessageSize, is made when needed and let
+// go afterwards, so that idle connections hold little memory.
+const keptBuffer = 1024
 
 func (e *engine) newDevice(send func(*Report) bool) *device {
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -208,8 +215,12 @@ func (d *device) begin(r *Report) {
 	case n <= InitDataSize:
 		d.dispatch(cid, r.Command(), r.Data()[:n])
 	default:
-		d.asm = &assembly{cid: cid, cmd: r.Command(), want: n}
-		d.asm.buf = append(make([]byte, 0, n), r.Data()...)
+		buf := d.spare.buf[:0]
+		if cap(buf) < n {
+			buf = make([]byte, 0, n)
+		}
+		d.spare = assembly{cid: cid, cmd: r.Command(), want: n, buf: append(buf, r.Data()...)}
+		d.asm = &d.spare
 		d.armTimeout()
 	}
 }
@@ -232,41 +243,46 @@ func (d *device) contPacket(r *Report) {
 		d.armTimeout()
 		return
 	}
+	cid, cmd, msg := a.cid, a.cmd, a.buf
 	d.abortMessage()
-	d.dispatch(a.cid, a.cmd, a.buf)
+	d.dispatch(cid, cmd, msg)
 }
 
 // armTimeout (re)starts the wait for the next packet of the message.
 func (d *device) armTimeout() {
-	a := d.asm
-	if a.timer != nil {
-		a.timer.Stop()
+	d.deadline = time.Now().Add(d.e.msgTimeout)
+	if d.timer == nil {
+		d.timer = time.AfterFunc(d.e.msgTimeout, d.expire)
+		return
 	}
-	a.armed++
-	n := a.armed
-	a.timer = time.AfterFunc(d.e.msgTimeout, func() { d.expire(a, n) })
+	d.timer.Reset(d.e.msgTimeout)
 }
 
 // expire answers ERR_MSG_TIMEOUT when a message stalled (CTAP 2.1 §11.2.5.2).
-func (d *device) expire(a *assembly, n int) {
+// A timer that fired before it was reset, or for a message that has ended,
+// finds the deadline still ahead or no message, and does nothing.
+func (d *device) expire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.asm != a || a.armed != n {
+	if d.closed || d.asm == nil || time.Now().Before(d.deadline) {
 		return
 	}
+	cid := d.asm.cid
 	d.abortMessage()
-	d.sendError(a.cid, ErrMsgTimeout)
+	d.sendError(cid, ErrMsgTimeout)
 }
 
-// abortMessage forgets the message being reassembled.
+// abortMessage forgets the message being reassembled. Its buffer stays
+// valid until the next message begins; a large one is let go.
 func (d *device) abortMessage() {
 	if d.asm == nil {
 		return
 	}
-	if d.asm.timer != nil {
-		d.asm.timer.Stop()
-	}
+	d.timer.Stop()
 	d.asm = nil
+	if cap(d.spare.buf) > keptBuffer {
+		d.spare.buf = nil
+	}
 }
 
 // owns reports whether cid was allocated by this device and is still alive.
@@ -308,15 +324,29 @@ func (d *device) evictOldest() {
 	}
 }
 
-// reply sends a message to the host.
+// reply sends a message to the host, stopping if the transport fails.
 func (d *device) reply(cid uint32, cmd Command, msg []byte) {
-	eachReport(cid, cmd, msg, d.send)
+	for i := range reportCount(len(msg)) {
+		d.out.setPacket(cid, cmd, msg, i)
+		if !d.send(&d.out) {
+			return
+		}
+	}
 }
 
 // sendError answers with CTAPHID_ERROR (CTAP 2.1 §11.2.9.1.6).
 func (d *device) sendError(cid uint32, code ErrorCode) {
-	d.e.log.Debug("ctaphid error reply", cidAttr(cid), "code", code.Name())
+	if d.e.debugging() {
+		d.e.log.Debug("ctaphid error reply", cidAttr(cid), "code", code.Name())
+	}
 	d.reply(cid, CmdError, []byte{byte(code)})
+}
+
+// logMessage logs a message to or from the host at debug level.
+func (d *device) logMessage(what string, cid uint32, cmd Command, n int) {
+	if d.e.debugging() {
+		d.e.log.Debug(what, cidAttr(cid), "cmd", cmd.String(), "len", n)
+	}
 }
 
 // cidAttr renders a channel ID for logs.

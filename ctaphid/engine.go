@@ -63,6 +63,12 @@ func (e *engine) capabilities() byte {
 	return caps
 }
 
+// debugging reports whether debug logs are on. Logs that run for every
+// message check it first, so that they cost no formatting when off.
+func (e *engine) debugging() bool {
+	return e.log.Enabled(context.Background(), slog.LevelDebug)
+}
+
 // goTask runs task in a goroutine that the server's shutdown waits for. It
 // reports false, and runs nothing, once the engine is stopping.
 func (e *engine) goTask(task func()) bool {

@@ -3,6 +3,7 @@ package ctaphid
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 )
 
 // Sizes of CTAPHID framing, CTAP 2.1 §11.2.4 "Message and packet structure".
@@ -176,12 +177,27 @@ func Fragment(cid uint32, cmd Command, msg []byte) ([]Report, error) {
 	if len(msg) > MaxMessageSize {
 		return nil, ErrInvalidLen
 	}
-	out := make([]Report, 0, reportCount(len(msg)))
-	eachReport(cid, cmd, msg, func(r *Report) bool {
-		out = append(out, *r)
-		return true
-	})
+	out := make([]Report, reportCount(len(msg)))
+	for i := range out {
+		out[i].setPacket(cid, cmd, msg, i)
+	}
 	return out, nil
+}
+
+// AppendMessage appends the packets that carry a message (CTAP 2.1 §11.2.4)
+// to dst, back to back, as a stream transport sends them. It returns
+// ErrInvalidLen for a message longer than MaxMessageSize.
+func AppendMessage(dst []byte, cid uint32, cmd Command, msg []byte) ([]byte, error) {
+	if len(msg) > MaxMessageSize {
+		return dst, ErrInvalidLen
+	}
+	n := reportCount(len(msg))
+	dst = slices.Grow(dst, n*ReportSize)
+	for i := range n {
+		dst = dst[:len(dst)+ReportSize]
+		(*Report)(dst[len(dst)-ReportSize:]).setPacket(cid, cmd, msg, i)
+	}
+	return dst, nil
 }
 
 // reportCount is the number of packets that carry a message of n bytes.
@@ -192,20 +208,12 @@ func reportCount(n int) int {
 	return 1 + (n-InitDataSize+ContDataSize-1)/ContDataSize
 }
 
-// eachReport calls emit with each packet of a message of at most
-// MaxMessageSize bytes, stopping early when emit returns false.
-func eachReport(cid uint32, cmd Command, msg []byte, emit func(*Report) bool) bool {
-	r := InitReport(cid, cmd, len(msg), msg)
-	if !emit(&r) {
-		return false
+// setPacket makes r packet i of the reportCount(len(msg)) packets that carry
+// msg: the initialization packet, then continuation packets from seq 0.
+func (r *Report) setPacket(cid uint32, cmd Command, msg []byte, i int) {
+	if i == 0 {
+		*r = InitReport(cid, cmd, len(msg), msg)
+		return
 	}
-	rest := msg[min(len(msg), InitDataSize):]
-	for seq := 0; len(rest) > 0; seq++ {
-		r = ContReport(cid, byte(seq), rest)
-		if !emit(&r) {
-			return false
-		}
-		rest = rest[min(len(rest), ContDataSize):]
-	}
-	return true
+	*r = ContReport(cid, byte(i-1), msg[InitDataSize+(i-1)*ContDataSize:])
 }

@@ -134,7 +134,8 @@ func (c *conn) writeLoop() {
 	defer c.s.wg.Done()
 	defer closeQuietly(c.nc)
 	bw := bufio.NewWriterSize(c.nc, socketBuffer)
-	for r := range c.out {
+	var r Report // one for the loop: bw.Write makes it escape
+	for r = range c.out {
 		bw.Write(r[:]) // never fails: the buffer always has room for a report here
 		if len(c.out) > 0 && bw.Available() >= ReportSize {
 			continue // more are queued: send them with this one

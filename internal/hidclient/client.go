@@ -57,9 +57,12 @@ type Client struct {
 	br   *bufio.Reader // reads up to 16 reports per system call
 	info Info
 
-	mu     sync.Mutex // one transaction at a time
-	wmu    sync.Mutex // whole messages; CANCEL comes from another goroutine
+	mu     sync.Mutex     // one transaction at a time
+	rbuf   ctaphid.Report // the report being read; under mu
 	broken error
+
+	wmu  sync.Mutex // whole messages; CANCEL comes from another goroutine
+	wbuf []byte     // the message being written; under wmu
 }
 
 // Dial connects to a CTAPHID Unix socket and allocates a channel.
@@ -177,6 +180,10 @@ func (c *Client) CBOR(ctx context.Context, req []byte, onKeepalive func(status b
 	if err := c.write(ctx, c.info.CID, ctaphid.CmdCBOR, req); err != nil {
 		return nil, c.fail(err)
 	}
+	if ctx.Done() == nil { // never cancelled: spare the AfterFunc
+		resp, err := c.receive(c.info.CID, ctaphid.CmdCBOR, onKeepalive)
+		return resp, c.settle(ctx, err)
+	}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(fired)
@@ -232,21 +239,24 @@ func (c *Client) fail(err error) error {
 
 // interruptible runs read with reads cut short when ctx ends.
 func (c *Client) interruptible(ctx context.Context, read func() error) error {
-	return c.cutShort(ctx, c.setReadDeadline, read)
+	return c.cutShort(ctx, (*Client).setReadDeadline, read)
 }
 
 // cutShort runs op, calling setDeadline(now) when ctx ends meanwhile and
 // clearing the deadline afterwards.
-func (c *Client) cutShort(ctx context.Context, setDeadline func(time.Time), op func() error) error {
+func (c *Client) cutShort(ctx context.Context, setDeadline func(*Client, time.Time), op func() error) error {
+	if ctx.Done() == nil { // never cancelled: spare the AfterFunc
+		return op()
+	}
 	fired := make(chan struct{})
 	stop := context.AfterFunc(ctx, func() {
 		defer close(fired)
-		setDeadline(time.Now())
+		setDeadline(c, time.Now())
 	})
 	err := op()
 	if !stop() {
 		<-fired
-		setDeadline(time.Time{})
+		setDeadline(c, time.Time{})
 	}
 	return err
 }

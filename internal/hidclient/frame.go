@@ -11,17 +11,14 @@ import (
 // write sends one message as its packets, in one write that ctx can cut
 // short.
 func (c *Client) write(ctx context.Context, cid uint32, cmd ctaphid.Command, data []byte) error {
-	reports, err := ctaphid.Fragment(cid, cmd, data)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf, err := ctaphid.AppendMessage(c.wbuf[:0], cid, cmd, data)
 	if err != nil {
 		return fmt.Errorf("hidclient: %s of %d bytes: %w", cmd, len(data), err)
 	}
-	buf := make([]byte, 0, len(reports)*ctaphid.ReportSize)
-	for i := range reports {
-		buf = append(buf, reports[i][:]...)
-	}
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.cutShort(ctx, c.setWriteDeadline, func() error {
+	c.wbuf = buf
+	return c.cutShort(ctx, (*Client).setWriteDeadline, func() error {
 		if _, err := c.rw.Write(buf); err != nil {
 			return fmt.Errorf("hidclient: failed to send %s: %w", cmd, err)
 		}
@@ -88,9 +85,8 @@ func (c *Client) nextOn(cid uint32) (ctaphid.Report, error) {
 
 // readReport reads one whole report.
 func (c *Client) readReport() (ctaphid.Report, error) {
-	var r ctaphid.Report
-	if _, err := io.ReadFull(c.br, r[:]); err != nil {
-		return r, fmt.Errorf("hidclient: failed to read: %w", err)
+	if _, err := io.ReadFull(c.br, c.rbuf[:]); err != nil {
+		return ctaphid.Report{}, fmt.Errorf("hidclient: failed to read: %w", err)
 	}
-	return r, nil
+	return c.rbuf, nil
 }
