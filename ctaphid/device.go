@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -36,6 +37,7 @@ type device struct {
 	txn      *transaction // the CBOR request in flight
 	out      Report       // the report being sent
 	idle     worker       // waits for the next CBOR request; closed by close
+	backlog  atomic.Bool  // the transport holds whole reports not yet received
 }
 
 // assembly is a message that has more packets to come (CTAP 2.1 §11.2.4).
@@ -265,6 +267,13 @@ func (d *device) expire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed || d.asm == nil || time.Now().Before(d.deadline) {
+		return
+	}
+	if d.backlog.Load() {
+		// The next packets have arrived and wait in the transport's buffer:
+		// the message did not stall, its reader is only behind (a loaded
+		// machine). Wait for it rather than time the host out.
+		d.timer.Reset(d.e.msgTimeout)
 		return
 	}
 	cid := d.asm.cid

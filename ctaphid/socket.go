@@ -124,6 +124,7 @@ func (c *conn) readLoop() {
 			c.s.log.Debug("ctaphid connection closed", "err", err)
 			return
 		}
+		c.dev.backlog.Store(br.Buffered() >= ReportSize)
 		c.dev.receive(&r)
 	}
 }
