@@ -99,7 +99,6 @@ func fakeRecords(n int, rps *[][32]byte) []*Record {
 			*rps = append(*rps, recs[i].RPIDHash())
 		}
 	}
-	slices.SortFunc(recs, func(a, b *Record) int { return bytes.Compare(a.ID, b.ID) }) // sequential inserts
 	return recs
 }
 
@@ -107,21 +106,27 @@ func fakeRecords(n int, rps *[][32]byte) []*Record {
 // random inserts into one big transaction would be quadratic.
 func bulkLoad(tx *bolt.Tx, recs []*Record) error {
 	creds, index := tx.Bucket(bucketCreds), tx.Bucket(bucketIndex)
-	keys := make([][]byte, 0, len(recs))
-	for _, r := range recs { // sorted by ID
+	creds.FillPercent = 0.9
+	type indexed struct{ key, seq []byte }
+	entries := make([]indexed, 0, len(recs))
+	for i, r := range recs {
 		v, err := encodeRecord(r)
 		if err != nil {
 			return err
 		}
-		if err := creds.Put(r.ID, v); err != nil {
+		seq := seqKey(uint64(i + 1))
+		if err := creds.Put(seq, v); err != nil {
 			return err
 		}
 		h := r.RPIDHash()
-		keys = append(keys, indexKey(&h, r.ID))
+		entries = append(entries, indexed{indexKey(&h, r.ID), seq})
 	}
-	slices.SortFunc(keys, bytes.Compare)
-	for _, k := range keys {
-		if err := index.Put(k, nil); err != nil {
+	if err := creds.SetSequence(uint64(len(recs))); err != nil {
+		return err
+	}
+	slices.SortFunc(entries, func(a, b indexed) int { return bytes.Compare(a.key, b.key) })
+	for _, e := range entries {
+		if err := index.Put(e.key, e.seq); err != nil {
 			return err
 		}
 	}

@@ -29,8 +29,10 @@ func (db *DB) Create(rec *Record) error {
 	h := r.RPIDHash()
 	v, err := encodeRecord(&stored)
 	if err == nil {
-		err = db.commits.submit(func(tx *bolt.Tx) error { return insertRecord(tx, r.ID, &h, v) },
-			func() { db.add(e, h) })
+		err = db.commits.submit(func(tx *bolt.Tx) (err error) {
+			e.seq, err = insertRecord(tx, r.ID, &h, v)
+			return err
+		}, func() { db.add(e, h) })
 	}
 	db.mu.Lock()
 	delete(db.creating, e.id)
@@ -54,22 +56,31 @@ func (db *DB) claim(id []byte) error {
 	return nil
 }
 
-func insertRecord(tx *bolt.Tx, id []byte, rpHash *[32]byte, v []byte) error {
-	b := tx.Bucket(bucketCreds)
-	if b.Get(id) != nil {
-		return ErrExists
+// insertRecord stores an encoded record under the next sequence number
+// and indexes it. Uniqueness of IDs across RPs is the caller's (DB.claim).
+func insertRecord(tx *bolt.Tx, id []byte, rpHash *[32]byte, v []byte) (uint64, error) {
+	index := tx.Bucket(bucketIndex)
+	key := indexKey(rpHash, id)
+	if index.Get(key) != nil {
+		return 0, ErrExists
 	}
-	if err := b.Put(id, v); err != nil {
-		return err
+	creds := tx.Bucket(bucketCreds)
+	creds.FillPercent = 0.9 // keys only grow: pages split at the end can be nearly full
+	seq, err := creds.NextSequence()
+	if err != nil {
+		return 0, err
 	}
-	return tx.Bucket(bucketIndex).Put(indexKey(rpHash, id), nil)
+	if err := creds.Put(seqKey(seq), v); err != nil {
+		return 0, err
+	}
+	return seq, index.Put(key, seqKey(seq))
 }
 
 // add makes a committed entry visible.
 func (db *DB) add(e *entry, rpHash [32]byte) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	e.slot = db.idx.add([]byte(e.id), rpHash)
+	e.slot = db.idx.add([]byte(e.id), rpHash, e.seq)
 	db.entries = append(db.entries, e)
 }
 
@@ -207,8 +218,8 @@ func (db *DB) Update(id []byte, fn func(*Record) error) error {
 // writeUpdate stores next with e's live counter state and moves the index
 // entry if the RP changed.
 func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
-	b := tx.Bucket(bucketCreds)
-	if b.Get(next.ID) == nil {
+	b, key := tx.Bucket(bucketCreds), seqKey(e.seq)
+	if b.Get(key) == nil {
 		return ErrNotFound
 	}
 	e.mu.Lock()
@@ -221,7 +232,7 @@ func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Put(next.ID, v); err != nil {
+	if err := b.Put(key, v); err != nil {
 		return err
 	}
 	old, err := db.rpHashOf(e)
@@ -233,7 +244,7 @@ func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
 		if err := idx.Delete(indexKey(&old, next.ID)); err != nil {
 			return err
 		}
-		return idx.Put(indexKey(&h, next.ID), nil)
+		return idx.Put(indexKey(&h, next.ID), key)
 	}
 	return nil
 }
@@ -267,11 +278,11 @@ func (db *DB) Delete(id []byte) error {
 		return err
 	}
 	return db.commits.submit(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCreds)
-		if b.Get(id) == nil {
+		b, key := tx.Bucket(bucketCreds), seqKey(e.seq)
+		if b.Get(key) == nil {
 			return ErrNotFound
 		}
-		if err := b.Delete(id); err != nil {
+		if err := b.Delete(key); err != nil {
 			return err
 		}
 		return tx.Bucket(bucketIndex).Delete(indexKey(&h, id))

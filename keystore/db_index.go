@@ -2,6 +2,7 @@ package keystore
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"sync"
 	"time"
@@ -14,7 +15,8 @@ import (
 // many credentials; the record is decoded on first use and then kept.
 type entry struct {
 	id   string
-	slot int32 // in DB.idx; fixed once the entry is visible
+	slot int32  // in DB.idx; fixed once the entry is visible
+	seq  uint64 // key in the creds bucket; fixed
 
 	wmu sync.Mutex // held by Update and Delete across their commit
 
@@ -35,9 +37,9 @@ func (db *DB) loadIndex(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketIndex)
 	var n, nRP, idBytes int
 	var last []byte
-	err := b.ForEach(func(k, _ []byte) error {
-		if len(k) <= 32 || len(k) > 32+maxCredentialIDLen {
-			return fmt.Errorf("keystore: damaged index key %x", k)
+	err := b.ForEach(func(k, v []byte) error {
+		if len(k) <= 32 || len(k) > 32+maxCredentialIDLen || len(v) != 8 {
+			return fmt.Errorf("keystore: damaged index entry %x", k)
 		}
 		if last == nil || !bytes.Equal(last, k[:32]) {
 			nRP++
@@ -49,8 +51,8 @@ func (db *DB) loadIndex(tx *bolt.Tx) error {
 		return err
 	}
 	db.idx = newRAMIndex(n, nRP, idBytes)
-	err = b.ForEach(func(k, _ []byte) error {
-		db.idx.addSorted(k[32:], [32]byte(k[:32]))
+	err = b.ForEach(func(k, v []byte) error {
+		db.idx.addSorted(k[32:], [32]byte(k[:32]), binary.BigEndian.Uint64(v))
 		return nil
 	})
 	db.entries = make([]*entry, len(db.idx.slots))
@@ -88,7 +90,7 @@ func (db *DB) entryOf(id []byte, create bool) (*entry, error) {
 func (db *DB) entryAt(s int32, create bool) *entry {
 	e := db.entries[s]
 	if e == nil && create {
-		e = &entry{id: string(db.idx.id(s)), slot: s}
+		e = &entry{id: string(db.idx.id(s)), slot: s, seq: db.idx.slots[s].seq}
 		db.entries[s] = e
 	}
 	return e
@@ -137,7 +139,7 @@ func (db *DB) ensureLoaded(es []*entry) error {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketCreds)
 		for i, e := range missing {
-			r, err := readRecord(b, e.id)
+			r, err := readRecord(b, e.seq, e.id)
 			if err != nil {
 				return err
 			}
@@ -166,10 +168,10 @@ func unloaded(es []*entry) []*entry {
 	return missing
 }
 
-// readRecord decodes one stored record; nil if it is not there (deleted
-// since the lookup).
-func readRecord(b *bolt.Bucket, id string) (*Record, error) {
-	v := b.Get([]byte(id))
+// readRecord decodes one stored record, checking that it is id's; nil if
+// it is not there (deleted since the lookup).
+func readRecord(b *bolt.Bucket, seq uint64, id string) (*Record, error) {
+	v := b.Get(seqKey(seq))
 	if v == nil {
 		return nil, nil
 	}
@@ -202,9 +204,8 @@ func install(e *entry, r *Record) {
 // record that is not in the creds bucket (deleted or reset earlier in the
 // same transaction) is left alone.
 func putEntry(tx *bolt.Tx, e *entry, exact bool) error {
-	b := tx.Bucket(bucketCreds)
-	id := []byte(e.id)
-	if b.Get(id) == nil {
+	b, key := tx.Bucket(bucketCreds), seqKey(e.seq)
+	if b.Get(key) == nil {
 		return nil
 	}
 	e.mu.Lock()
@@ -222,7 +223,7 @@ func putEntry(tx *bolt.Tx, e *entry, exact bool) error {
 	if err != nil {
 		return err
 	}
-	return b.Put(id, v)
+	return b.Put(key, v)
 }
 
 // markDirty notes that e's LastUsed is not stored yet. e.mu must be held.

@@ -28,6 +28,7 @@ type ramIndex struct {
 // slot is one credential in the index.
 type slot struct {
 	hash   uint64 // of the ID
+	seq    uint64 // key of the record in the creds bucket
 	rpHash [32]byte
 	idOff  uint32
 	idLen  uint16
@@ -79,8 +80,8 @@ func (x *ramIndex) find(id []byte) int32 {
 }
 
 // add indexes a credential that is not indexed yet and returns its slot.
-func (x *ramIndex) add(id []byte, rpHash [32]byte) int32 {
-	s := x.push(id, rpHash)
+func (x *ramIndex) add(id []byte, rpHash [32]byte, seq uint64) int32 {
+	s := x.push(id, rpHash, seq)
 	next, ok := x.byRP[rpHash]
 	if !ok {
 		next = noSlot
@@ -93,8 +94,8 @@ func (x *ramIndex) add(id []byte, rpHash [32]byte) int32 {
 // addSorted is add for a load in rpIdHash order, as the index bucket
 // iterates: an RP's chain grows at its tail, so byRP is written once per RP.
 // It must not be mixed with other changes.
-func (x *ramIndex) addSorted(id []byte, rpHash [32]byte) {
-	s := x.push(id, rpHash)
+func (x *ramIndex) addSorted(id []byte, rpHash [32]byte, seq uint64) {
+	s := x.push(id, rpHash, seq)
 	x.slots[s].nextRP = noSlot
 	if s > 0 && x.slots[s-1].rpHash == rpHash {
 		x.slots[s-1].nextRP = s
@@ -104,12 +105,12 @@ func (x *ramIndex) addSorted(id []byte, rpHash [32]byte) {
 }
 
 // push appends a slot and enters it in the table.
-func (x *ramIndex) push(id []byte, rpHash [32]byte) int32 {
+func (x *ramIndex) push(id []byte, rpHash [32]byte, seq uint64) int32 {
 	if 2*(x.live+1) > len(x.table) {
 		x.grow()
 	}
 	s := int32(len(x.slots))
-	x.slots = append(x.slots, slot{hash: x.hash(id), rpHash: rpHash, idOff: uint32(len(x.ids)), idLen: uint16(len(id))})
+	x.slots = append(x.slots, slot{hash: x.hash(id), seq: seq, rpHash: rpHash, idOff: uint32(len(x.ids)), idLen: uint16(len(id))})
 	x.ids = append(x.ids, id...)
 	x.place(s)
 	x.live++

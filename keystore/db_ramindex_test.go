@@ -31,7 +31,7 @@ func testRAMIndex(t *testing.T, x *ramIndex) {
 		if i%2 == 1 {
 			rp = rpB
 		}
-		if s := x.add(id(i), rp); s != int32(i) {
+		if s := x.add(id(i), rp, uint64(i)); s != int32(i) {
 			t.Fatalf("slot %d for the %dth credential", s, i)
 		}
 	}
@@ -94,7 +94,7 @@ func TestRAMIndexAgainstMap(t *testing.T) {
 				switch op := r.IntN(3); {
 				case !known && op < 2:
 					rp := r.IntN(3)
-					s = x.add(id, rps[rp])
+					s = x.add(id, rps[rp], uint64(step))
 					ref[string(id)], rpOf[s] = s, rp
 				case known && op == 0:
 					x.remove(s)
@@ -142,7 +142,7 @@ func TestRAMIndexSortedLoad(t *testing.T) {
 	x := newRAMIndex(5, 2, 10)
 	a, b := [32]byte{1}, [32]byte{2}
 	for i, rp := range [][32]byte{a, a, a, b, b} {
-		x.addSorted([]byte{byte(i), 0}, rp)
+		x.addSorted([]byte{byte(i), 0}, rp, uint64(i))
 	}
 	if got := x.ofRP(&a); !slices.Equal(got, []int32{0, 1, 2}) {
 		t.Errorf("RP a: %v", got)
@@ -151,7 +151,7 @@ func TestRAMIndexSortedLoad(t *testing.T) {
 		t.Errorf("RP b: %v", got)
 	}
 	x.remove(1)
-	x.add([]byte{9}, a)
+	x.add([]byte{9}, a, 9)
 	if got := x.ofRP(&a); !slices.Equal(got, []int32{5, 0, 2}) {
 		t.Errorf("RP a after changes: %v", got)
 	}

@@ -1,6 +1,7 @@
 package keystore
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 
@@ -10,8 +11,8 @@ import (
 // Buckets of the bbolt file.
 var (
 	bucketMeta       = []byte("meta")       // "schema" → version, 8 bytes big-endian
-	bucketCreds      = []byte("creds")      // credential ID → encoded Record
-	bucketIndex      = []byte("index")      // rpIdHash | credential ID → empty
+	bucketCreds      = []byte("creds")      // sequence number → encoded Record
+	bucketIndex      = []byte("index")      // rpIdHash | credential ID → sequence number
 	bucketSettings   = []byte("settings")   // name → opaque value
 	bucketLargeBlobs = []byte("largeblobs") // "array" → serialized large-blob array
 )
@@ -25,7 +26,9 @@ var (
 //
 //   - 0: no meta bucket: a new file, or a file from before schema versions
 //     that holds only the creds bucket.
-//   - 1: meta, creds, index, settings, largeblobs.
+//   - 1: meta, creds, index, settings, largeblobs. Records are keyed by a
+//     sequence number, so new ones append to one page instead of dirtying
+//     a random page each; the index maps rpIdHash | ID to that number.
 const schemaVersion = 1
 
 // migrations[n] turns schema n into n+1. All of them run in one transaction
@@ -87,23 +90,58 @@ func writeSchemaVersion(tx *bolt.Tx, v uint64) error {
 	return meta.Put(keySchema, binary.BigEndian.AppendUint64(nil, v))
 }
 
-// migrate0to1 creates the buckets and indexes any records by RP.
+// migrate0to1 creates the buckets, re-keys records (keyed by ID in
+// version 0) by sequence number and indexes them by RP.
 func migrate0to1(tx *bolt.Tx) error {
+	old, err := takeV0Records(tx)
+	if err != nil {
+		return err
+	}
 	for _, name := range [][]byte{bucketMeta, bucketCreds, bucketIndex, bucketSettings, bucketLargeBlobs} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
 	}
-	index := tx.Bucket(bucketIndex)
-	return tx.Bucket(bucketCreds).ForEach(func(id, v []byte) error {
+	for _, v := range old {
+		r, err := decodeRecord(v)
+		if err != nil {
+			return err
+		}
+		h := r.RPIDHash()
+		if _, err := insertRecord(tx, r.ID, &h, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// takeV0Records removes a version 0 creds bucket (ID → record) and
+// returns its records, checked against their keys.
+func takeV0Records(tx *bolt.Tx) ([][]byte, error) {
+	b := tx.Bucket(bucketCreds)
+	if b == nil {
+		return nil, nil
+	}
+	var out [][]byte
+	err := b.ForEach(func(id, v []byte) error {
 		r, err := decodeRecord(v)
 		if err != nil {
 			return fmt.Errorf("credential %x: %w", id, err)
 		}
-		h := r.RPIDHash()
-		return index.Put(indexKey(&h, id), nil)
+		if !bytes.Equal(r.ID, id) {
+			return fmt.Errorf("credential %x: %w: stored under another ID", id, errBadRecord)
+		}
+		out = append(out, bytes.Clone(v))
+		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, tx.DeleteBucket(bucketCreds)
 }
+
+// seqKey is the key of a record in the creds bucket.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // indexKey is the key of a credential in the index bucket.
 func indexKey(rpHash *[32]byte, id []byte) []byte {

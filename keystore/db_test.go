@@ -87,6 +87,10 @@ func TestMigrationFromV0(t *testing.T) {
 	if err := db.PutSetting("enabled", []byte{1}); err != nil {
 		t.Fatal(err)
 	}
+	c := f.record(t, "a.example") // numbered after the migrated records
+	mustCreate(t, db, c)
+	byRP, _ = db.Credentials(rpHash("a.example"))
+	sameIDs(t, byRP, c, a)
 	err = db.bolt.View(func(tx *bolt.Tx) error {
 		if v, err := readSchemaVersion(tx); v != schemaVersion || err != nil {
 			t.Errorf("schema after migration: %d, %v", v, err)
@@ -132,9 +136,10 @@ func TestDamagedRecordIsAnError(t *testing.T) {
 	db := openTestDB(t, dir)
 	r := f.record(t, "a.example")
 	mustCreate(t, db, r)
+	e, _ := db.lookup(r.ID)
 	db.Close()
 	bdb, _ := bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
-	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCreds).Put(r.ID, []byte{0xa0}) })
+	bdb.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCreds).Put(seqKey(e.seq), []byte{0xa0}) })
 	bdb.Close()
 	db = openTestDB(t, dir)
 	if _, err := db.Credential(r.ID); !errors.Is(err, errBadRecord) {
@@ -189,10 +194,14 @@ func TestCleanCloseKeepsExactCounter(t *testing.T) {
 // storedRecord reads a record as it is on disk.
 func storedRecord(t *testing.T, db *DB, id []byte) *Record {
 	t.Helper()
+	e, err := db.lookup(id)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var r *Record
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	err = db.bolt.View(func(tx *bolt.Tx) error {
 		var err error
-		r, err = readRecord(tx.Bucket(bucketCreds), string(id))
+		r, err = readRecord(tx.Bucket(bucketCreds), e.seq, e.id)
 		return err
 	})
 	if err != nil {
