@@ -187,26 +187,34 @@ func credProtectName(level uint) string {
 // resolve finds the one passkey whose base64url credential ID is or begins
 // with prefix.
 func resolve(all []passkey, prefix string) (passkey, error) {
+	return resolvePrefix(all, func(p passkey) string { return p.CredentialID }, prefix, "passkey")
+}
+
+// resolvePrefix finds the one item whose base64url credential ID (given by
+// id) is prefix, or the only one that begins with it. noun names the items
+// in messages.
+func resolvePrefix[T any](items []T, id func(T) string, prefix, noun string) (T, error) {
+	var zero T
 	prefix = strings.TrimRight(strings.TrimSpace(prefix), "=")
 	if prefix == "" {
-		return passkey{}, usagef("an empty credential ID names no passkey")
+		return zero, usagef("an empty credential ID names no %s", noun)
 	}
-	var found []passkey
-	for _, p := range all {
-		if p.CredentialID == prefix {
-			return p, nil
+	var found []T
+	for _, it := range items {
+		if id(it) == prefix {
+			return it, nil
 		}
-		if strings.HasPrefix(p.CredentialID, prefix) {
-			found = append(found, p)
+		if strings.HasPrefix(id(it), prefix) {
+			found = append(found, it)
 		}
 	}
 	switch len(found) {
 	case 0:
-		return passkey{}, fmt.Errorf("no passkey has a credential ID beginning with %q", prefix)
+		return zero, fmt.Errorf("no %s has a credential ID beginning with %q", noun, prefix)
 	case 1:
 		return found[0], nil
 	}
-	return passkey{}, fmt.Errorf("%q is ambiguous: %d passkeys have a credential ID beginning with it; give more characters", prefix, len(found))
+	return zero, fmt.Errorf("%q is ambiguous: %d %ss have a credential ID beginning with it; give more characters", prefix, len(found), noun)
 }
 
 // resolveAll resolves every prefix before anything is changed.

@@ -271,30 +271,14 @@ func boolWord(b bool) string { return map[bool]string{true: "yes", false: "no"}[
 
 // resolveTestCredential finds the one credential whose ID is or begins with prefix.
 func resolveTestCredential(d *dirs, prefix string) (testCredential, error) {
-	prefix = strings.TrimRight(strings.TrimSpace(prefix), "=")
-	if prefix == "" {
+	if strings.TrimSpace(prefix) == "" {
 		return testCredential{}, usagef("an empty credential ID names no credential")
 	}
 	creds, err := listTestCredentials(d, false)
 	if err != nil {
 		return testCredential{}, err
 	}
-	var found []testCredential
-	for _, c := range creds {
-		if c.CredentialID == prefix {
-			return c, nil
-		}
-		if strings.HasPrefix(c.CredentialID, prefix) {
-			found = append(found, c)
-		}
-	}
-	switch len(found) {
-	case 0:
-		return testCredential{}, fmt.Errorf("no credential has an ID beginning with %q", prefix)
-	case 1:
-		return found[0], nil
-	}
-	return testCredential{}, fmt.Errorf("%q is ambiguous: %d credentials have an ID beginning with it; give more characters", prefix, len(found))
+	return resolvePrefix(creds, func(c testCredential) string { return c.CredentialID }, prefix, "credential")
 }
 
 // ---- remove ----

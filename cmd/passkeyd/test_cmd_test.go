@@ -171,7 +171,7 @@ func TestTestCredentials(t *testing.T) {
 	oneLine(t, runCLI(t, td, "", "test", "props", id1, "--sign-count", "3"), exitFailed, "counters never go back")
 	oneLine(t, runCLI(t, td, "", "test", "props", id1), exitUsage, "at least one of")
 	oneLine(t, runCLI(t, td, "", "test", "props", "Y3JlZGVudGlhbC", "--bs=false"), exitFailed, "ambiguous")
-	oneLine(t, runCLI(t, td, "", "test", "remove", "nope"), exitFailed, `no credential has an ID beginning with "nope"`)
+	oneLine(t, runCLI(t, td, "", "test", "remove", "nope"), exitFailed, `no credential has a credential ID beginning with "nope"`)
 	if out := mustRun(t, td, "test", "remove", id2); out != "Removed credential "+id2+" (example.org, -).\n" {
 		t.Errorf("remove: %q", out)
 	}
