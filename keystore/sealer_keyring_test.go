@@ -3,8 +3,8 @@ package keystore
 import (
 	"context"
 	"errors"
+	"github.com/passkeyd/passkeyd/internal/testenv"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,85 +12,6 @@ import (
 
 	"github.com/zalando/go-keyring"
 )
-
-// The keyring tests run against a real gnome-keyring (REAL-PARTS.md §2): the
-// test re-executes itself inside dbus-run-session, with a throwaway HOME and
-// XDG_RUNTIME_DIR, after unlocking a fresh login keyring. They are skipped
-// only when the programs are not installed
-// (apt-get install gnome-keyring dbus libsecret-tools).
-
-const keyringSessionEnv = "PASSKEYD_TEST_DBUS_SESSION"
-
-// A bus that can activate nothing: no service directories.
-const busWithoutServices = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// session kinds for inDBusSession.
-const (
-	sessionUnlockedKeyring = "unlocked-keyring"  // gnome-keyring --unlock in a fresh HOME
-	sessionLockedKeyring   = "locked-keyring"    // gnome-keyring started by D-Bus activation, never unlocked
-	sessionNoSecretService = "no-secret-service" // a bus where nothing provides the Secret Service
-	sessionNoBus           = "no-bus"            // DBUS_SESSION_BUS_ADDRESS names no bus
-)
-
-// inDBusSession reports whether the current test runs inside the session
-// kind; if not, it runs the test again in a child process inside one and
-// reports its result.
-func inDBusSession(t *testing.T, kind string) bool {
-	t.Helper()
-	if os.Getenv(keyringSessionEnv) == kind {
-		return true
-	}
-	dir := t.TempDir()
-	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
-	os.Mkdir(home, 0o700)
-	os.Mkdir(run, 0o700)
-	self := []string{os.Args[0], "-test.run=^" + t.Name() + "$", "-test.v", "-test.count=1"}
-	var cmd *exec.Cmd
-	switch kind {
-	case sessionUnlockedKeyring:
-		needPrograms(t, "dbus-run-session", "gnome-keyring-daemon")
-		script := `echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"`
-		cmd = exec.Command("dbus-run-session", append([]string{"--", "sh", "-c", script, "sh"}, self...)...)
-	case sessionLockedKeyring:
-		needPrograms(t, "dbus-run-session", "gnome-keyring-daemon")
-		cmd = exec.Command("dbus-run-session", append([]string{"--"}, self...)...)
-	case sessionNoSecretService:
-		needPrograms(t, "dbus-run-session")
-		conf := filepath.Join(dir, "bus.conf")
-		os.WriteFile(conf, []byte(busWithoutServices), 0o600)
-		cmd = exec.Command("dbus-run-session", append([]string{"--config-file=" + conf, "--"}, self...)...)
-	case sessionNoBus:
-		cmd = exec.Command(self[0], self[1:]...)
-	}
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, keyringSessionEnv+"="+kind,
-		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus"))
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a %s session:\n%s", kind, out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("the test failed inside the session (%v)", err)
-	}
-	return false
-}
-
-func needPrograms(t *testing.T, names ...string) {
-	for _, name := range names {
-		if _, err := exec.LookPath(name); err != nil {
-			t.Skipf("%s is not installed (apt-get install gnome-keyring dbus libsecret-tools): %v", name, err)
-		}
-	}
-}
 
 func openKeyringSealer(t *testing.T, dir string) sealerUnderTest {
 	t.Helper()
@@ -102,14 +23,14 @@ func openKeyringSealer(t *testing.T, dir string) sealerUnderTest {
 }
 
 func TestKeyringSealerSuite(t *testing.T) {
-	if !inDBusSession(t, sessionUnlockedKeyring) {
+	if !testenv.InDBusSession(t, testenv.SessionUnlockedKeyring) {
 		return
 	}
 	runSealerSuite(t, sealerBackend{open: openKeyringSealer, persistent: true})
 }
 
 func TestKeyringSealerKeepsKeyInKeyring(t *testing.T) {
-	if !inDBusSession(t, sessionUnlockedKeyring) {
+	if !testenv.InDBusSession(t, testenv.SessionUnlockedKeyring) {
 		return
 	}
 	dir := t.TempDir()
@@ -145,19 +66,19 @@ func expectKeyringFailure(t *testing.T) {
 }
 
 func TestKeyringLocked(t *testing.T) {
-	if inDBusSession(t, sessionLockedKeyring) {
+	if testenv.InDBusSession(t, testenv.SessionLockedKeyring) {
 		expectKeyringFailure(t)
 	}
 }
 
 func TestKeyringWithoutSecretService(t *testing.T) {
-	if inDBusSession(t, sessionNoSecretService) {
+	if testenv.InDBusSession(t, testenv.SessionNoSecretService) {
 		expectKeyringFailure(t)
 	}
 }
 
 func TestKeyringWithoutBus(t *testing.T) {
-	if inDBusSession(t, sessionNoBus) {
+	if testenv.InDBusSession(t, testenv.SessionNoBus) {
 		expectKeyringFailure(t)
 	}
 }

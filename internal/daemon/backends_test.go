@@ -13,7 +13,6 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,7 +57,7 @@ func TestBackendFile(t *testing.T) {
 }
 
 func TestBackendKeyring(t *testing.T) {
-	if !inKeyringSession(t, keyringUnlocked) {
+	if !testenv.InDBusSession(t, testenv.SessionUnlockedKeyring) {
 		return
 	}
 	cfg := backendConfig(t, "keyring")
@@ -416,13 +415,13 @@ func TestBackendTPMNotRunning(t *testing.T) {
 }
 
 func TestBackendKeyringLocked(t *testing.T) {
-	if inKeyringSession(t, keyringLocked) {
+	if testenv.InDBusSession(t, testenv.SessionLockedKeyring) {
 		expectKeyringStartError(t, backendConfig(t, "keyring"))
 	}
 }
 
 func TestBackendKeyringWithoutSecretService(t *testing.T) {
-	if inKeyringSession(t, keyringAbsent) {
+	if testenv.InDBusSession(t, testenv.SessionNoSecretService) {
 		expectKeyringStartError(t, backendConfig(t, "keyring"))
 	}
 }
@@ -431,7 +430,7 @@ func TestBackendKeyringWithoutSecretService(t *testing.T) {
 // between two starts: the state directory's passkeys cannot be opened, and
 // the daemon says so rather than making a new key.
 func TestBackendKeyringEntryMissing(t *testing.T) {
-	if !inKeyringSession(t, keyringUnlocked) {
+	if !testenv.InDBusSession(t, testenv.SessionUnlockedKeyring) {
 		return
 	}
 	cfg := backendConfig(t, "keyring")
@@ -477,72 +476,4 @@ func expectKeyringStartError(t *testing.T, cfg daemon.Config) error {
 		t.Errorf("got %v, want ErrKeyringUnavailable", err)
 	}
 	return err
-}
-
-// The keyring tests run against a real gnome-keyring (REAL-PARTS.md §2),
-// as keystore's own keyring tests do: the test runs itself again inside
-// dbus-run-session, with a throwaway HOME and XDG_RUNTIME_DIR.
-
-const keyringSessionVar = "PASSKEYD_TEST_DAEMON_KEYRING"
-
-const (
-	keyringUnlocked = "unlocked" // gnome-keyring-daemon --unlock in a fresh HOME
-	keyringLocked   = "locked"   // gnome-keyring started by D-Bus activation, never unlocked
-	keyringAbsent   = "absent"   // a session bus on which nothing provides the Secret Service
-)
-
-// A session bus that can activate nothing.
-const busWithoutServices = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:tmpdir=/tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`
-
-// inKeyringSession reports whether the test runs inside a session of that
-// kind; if not, it runs the test again in a child process inside one,
-// passes or fails with it, and reports false.
-func inKeyringSession(t *testing.T, kind string) bool {
-	t.Helper()
-	if os.Getenv(keyringSessionVar) == kind {
-		return true
-	}
-	for _, prog := range []string{"dbus-run-session", "gnome-keyring-daemon"} {
-		if _, err := exec.LookPath(prog); err != nil {
-			t.Skipf("%s is not installed (apt-get install gnome-keyring dbus)", prog)
-		}
-	}
-	dir := t.TempDir()
-	home, run := filepath.Join(dir, "home"), filepath.Join(dir, "run")
-	os.Mkdir(home, 0o700)
-	os.Mkdir(run, 0o700)
-	self := []string{os.Args[0], "-test.run=^" + t.Name() + "$", "-test.v", "-test.count=1"}
-	var cmd *exec.Cmd
-	switch kind {
-	case keyringUnlocked:
-		script := `echo -n pass | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec "$@"`
-		cmd = exec.Command("dbus-run-session", append([]string{"--", "sh", "-c", script, "sh"}, self...)...)
-	case keyringLocked:
-		cmd = exec.Command("dbus-run-session", append([]string{"--"}, self...)...)
-	case keyringAbsent:
-		conf := filepath.Join(dir, "bus.conf")
-		if err := os.WriteFile(conf, []byte(busWithoutServices), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd = exec.Command("dbus-run-session", append([]string{"--config-file=" + conf, "--"}, self...)...)
-	}
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_RUNTIME_DIR="+run, keyringSessionVar+"="+kind)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a %s keyring session:\n%s", kind, out)
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("the test failed inside the session (%v)", err)
-	}
-	return false
 }
