@@ -73,7 +73,8 @@ func readReport(name string) (*bench.Report, error) {
 // point is one run: its clients and what it measured.
 type point struct {
 	clients  int
-	share    float64 // of the parallel baseline of its kind
+	share    float64 // of the parallel baseline of its kind, by wall-clock rate
+	cpu      float64 // CPU efficiency: baseline CPU time over the run's
 	p50, p99 float64 // ms
 }
 
@@ -115,7 +116,8 @@ func collect(reports []*bench.Report) *data {
 					d.registrations = append(d.registrations, s)
 				}
 			}
-			s.points = append(s.points, point{clients: r.Clients, share: k.OfBaseline, p50: k.Latency.P50, p99: k.Latency.P99})
+			s.points = append(s.points, point{clients: r.Clients, share: k.OfBaseline, cpu: r.CPUEfficiency,
+				p50: k.Latency.P50, p99: k.Latency.P99})
 		}
 	}
 	for _, list := range [][]*series{d.assertions, d.registrations} {
@@ -127,19 +129,31 @@ func collect(reports []*bench.Report) *data {
 	return d
 }
 
-// draw writes the figure: three panels side by side.
+// draw writes the figure: three panels side by side and one legend.
 func draw(w io.Writer, d *data) error {
-	c := newCanvas(1080, 420)
+	c := newCanvas(1080, 470)
 	c.text(540, 24, "middle", 16, "bold", "passkeyd over ctaphid.sock: cost by clients and stored credentials")
-	c.text(540, 44, "middle", 12, "", fmt.Sprintf("%d × %s, %s, %s — from passkeyd bench --json (docs/performance.md)",
-		d.machine.CPUs, d.machine.CPUModel, d.machine.GoVersion, d.machine.Date))
+	m := d.machine
+	c.text(540, 44, "middle", 12, "", fmt.Sprintf("%d × %s, %s, load average %s, %s — passkeyd bench --json, see docs/performance.md",
+		m.CPUs, m.CPUModel, m.GoVersion, m.LoadAvg, m.Date))
 	share := func(p point) float64 { return 100 * p.share }
-	c.panel(panel{x: 60, title: "GetAssertion: % of raw parallel ECDSA signing", ylabel: "% of baseline",
-		series: d.assertions, value: share, target: 50, targetLabel: "target 50% (32 clients)"})
-	c.panel(panel{x: 420, title: "GetAssertion latency: p50 (solid), p99 (dashed)", ylabel: "ms", log: true,
+	cpu := func(p point) float64 { return 100 * p.cpu }
+	c.panel(panel{x: 60, title: "GetAssertion: % of raw parallel signing", ylabel: "% of baseline",
+		series: d.assertions, value: share, second: cpu, target: 50, targetLabel: "target 50% (32 clients)"})
+	c.panel(panel{x: 420, title: "GetAssertion latency", ylabel: "ms", log: true,
 		series: d.assertions, value: func(p point) float64 { return p.p50 }, second: func(p point) float64 { return p.p99 },
 		target: 2, targetLabel: "target p99 < 2 ms (1 client)"})
 	c.panel(panel{x: 780, title: "MakeCredential: % of raw keygen + sign", ylabel: "% of baseline",
-		series: d.registrations, value: share, target: 20, targetLabel: "target 20% (32 clients)"})
+		series: d.registrations, value: share, second: cpu, target: 20, targetLabel: "target 20% (32 clients)"})
+	c.text(190, 412, "middle", 11, "", "solid: throughput ÷ baseline rate; dashed: CPU efficiency")
+	c.text(550, 412, "middle", 11, "", "solid: p50; dashed: p99")
+	c.text(910, 412, "middle", 11, "", "solid: throughput ÷ baseline rate; dashed: CPU efficiency")
+	sizes := d.assertions
+	if len(d.registrations) > len(sizes) {
+		sizes = d.registrations
+	}
+	for i, s := range sizes {
+		c.legend(330+float64(i)*180, 446, palette[i%len(palette)], storeLabel(s.stored))
+	}
 	return c.write(w)
 }

@@ -62,9 +62,10 @@ func TestPlot(t *testing.T) {
 			polylines++
 		}
 	}
-	// 2 store sizes × (share + p50 + p99 for assertions, share for registrations)
-	if polylines != 8 {
-		t.Errorf("%d lines, want 8", polylines)
+	// 2 store sizes × (share, CPU efficiency, p50 and p99 of assertions;
+	// share and CPU efficiency of registrations)
+	if polylines != 12 {
+		t.Errorf("%d lines, want 12", polylines)
 	}
 	for _, want := range []string{"1k credentials stored", "100k credentials stored", "target 50%", "target 20%", "target p99 &lt; 2 ms"} {
 		if !strings.Contains(string(svg), want) {

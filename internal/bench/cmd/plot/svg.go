@@ -90,12 +90,11 @@ func (c *canvas) panel(p panel) {
 		if p.second != nil {
 			c.seriesLine(p, s, xs, ys, p.second, colour, "5,3")
 		}
-		c.legend(p.x+8, plotTop+12+float64(i)*16, colour, storeLabel(s.stored))
 	}
 	if p.target > 0 {
 		y := ys.pos(p.target)
 		c.line(p.x, y, p.x+plotW, y, targetColour, 1.5, "2,3")
-		c.text(p.x+plotW-4, y-4, "end", 11, "", p.targetLabel)
+		c.text(p.x+4, y-4, "start", 11, "", p.targetLabel)
 	}
 }
 
@@ -240,10 +239,8 @@ func trimFloat(v float64) string {
 }
 
 func storeLabel(n int) string {
-	switch {
-	case n >= 1000 && n%1000 == 0:
+	if n >= 1000 && n%1000 == 0 {
 		return fmt.Sprintf("%dk credentials stored", n/1000)
-	default:
-		return fmt.Sprintf("%d credentials stored", n)
 	}
+	return fmt.Sprintf("%d credentials stored", n)
 }
