@@ -204,11 +204,6 @@ func TestFillAndStartup(t *testing.T) {
 	}
 	run := shortDir(t)
 	t.Setenv(envServe, state+string(filepath.ListSeparator)+run)
-	// daemon.Start writes d.status.UHID after api.sock has begun serving
-	// it, which the race detector reports at the first GET /v1/status.
-	// Until internal/daemon sets the status before it serves, the child
-	// does not fail its exit code on that.
-	t.Setenv("GORACE", "exitcode=0")
 	s, err := bench.MeasureStartup(context.Background(), []string{exe}, run, bench.FillRP(0), 3)
 	if err != nil {
 		t.Fatal(err)

@@ -124,11 +124,13 @@ func (d *Daemon) listen() error {
 		d.log.Warn("test controls are on: api.sock adds, reads and removes passkeys and injects faults without asking anyone",
 			"allowExport", d.cfg.AllowExport)
 	}
-	d.goServe("api.sock", func() error { return d.api.Serve(apiL) })
+	// The virtual USB key comes before api.sock serves: status reads what
+	// startUHID writes.
 	d.status.UHID = "off"
 	if d.cfg.UHID {
 		d.startUHID()
 	}
+	d.goServe("api.sock", func() error { return d.api.Serve(apiL) })
 	d.log.Info("passkeyd is ready", "ctaphid", hidL.Addr().String(), "api", apiL.Addr().String())
 	return nil
 }
