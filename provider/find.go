@@ -70,8 +70,17 @@ func (p *Provider) Find(rpID string, allow [][]byte) ([]Passkey, error) {
 	return out, nil
 }
 
+// Counter is an optional Store ability: counting credentials and relying
+// parties without reading every record (keystore.DB counts from its index).
+type Counter interface {
+	Count() (credentials, rps int, err error)
+}
+
 // Stats counts the stored passkeys, for status displays.
 func (p *Provider) Stats() (credentials, rps int, err error) {
+	if c, ok := p.store.(Counter); ok {
+		return c.Count()
+	}
 	all, err := p.store.Credentials(nil)
 	if err != nil {
 		return 0, 0, p.internal("cannot read credentials", err)
