@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,7 +14,7 @@ import (
 // and concurrent clients cannot spoil each other's tokens.
 type session struct {
 	mu       sync.Mutex
-	lastUsed time.Time
+	lastUsed atomic.Int64 // Unix nanoseconds
 	token    *pinToken
 	next     *nextAssertions
 	enum     *enumeration
@@ -45,37 +46,47 @@ func userNeededFrom(ctx context.Context) func() {
 const sessionTTL = 10 * time.Minute
 
 type sessions struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	now   func() time.Time
 	m     map[any]*session
-	sweep time.Time
+	sweep atomic.Int64 // Unix nanoseconds of the last expiry sweep
 }
 
 func (s *sessions) init(now func() time.Time) { s.now, s.m = now, map[any]*session{} }
 
 // get returns the session of ctx. Its state is guarded by its mutex, which
 // is never held while the user is being asked.
+//
+// The common case, a known session between sweeps, takes only a read lock:
+// every request of every host passes here.
 func (s *sessions) get(ctx context.Context) *session {
 	id := ctx.Value(sessionKey{})
+	now := s.now().UnixNano()
+	s.mu.RLock()
+	ss := s.m[id]
+	s.mu.RUnlock()
+	if ss != nil && now-s.sweep.Load() <= int64(time.Minute) {
+		ss.lastUsed.Store(now)
+		return ss
+	}
 	s.mu.Lock()
-	now := s.now()
-	if now.Sub(s.sweep) > time.Minute {
+	defer s.mu.Unlock()
+	if now-s.sweep.Load() > int64(time.Minute) {
 		s.expire(now)
 	}
-	ss := s.m[id]
-	if ss == nil {
+	if ss = s.m[id]; ss == nil {
 		ss = &session{}
 		s.m[id] = ss
 	}
-	ss.lastUsed = now
-	s.mu.Unlock()
+	ss.lastUsed.Store(now)
 	return ss
 }
 
-func (s *sessions) expire(now time.Time) {
-	s.sweep = now
+// expire forgets sessions idle for sessionTTL; s.mu is held.
+func (s *sessions) expire(now int64) {
+	s.sweep.Store(now)
 	for id, ss := range s.m {
-		if now.Sub(ss.lastUsed) > sessionTTL && ss.mu.TryLock() {
+		if now-ss.lastUsed.Load() > int64(sessionTTL) && ss.mu.TryLock() {
 			delete(s.m, id)
 			ss.mu.Unlock()
 		}
