@@ -13,6 +13,7 @@ import (
 
 	"github.com/passkeyd/passkeyd/attestation"
 	"github.com/passkeyd/passkeyd/internal/daemon"
+	"github.com/passkeyd/passkeyd/keystore"
 	"github.com/passkeyd/passkeyd/userverify"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -33,8 +34,10 @@ type serveFlags struct {
 	testControls, allowExport    bool
 }
 
-func newServeCmd(d *dirs) *cobra.Command {
-	f := &serveFlags{}
+func newServeCmd(d *dirs) *cobra.Command { return serveCommand(d, &serveFlags{}) }
+
+// serveCommand is `passkeyd serve`, with its flags bound to f.
+func serveCommand(d *dirs, f *serveFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the passkey provider in the foreground",
@@ -121,8 +124,8 @@ func (f *serveFlags) config(d *dirs, log *slog.Logger) (daemon.Config, error) {
 	if f.allowExport && !f.ephemeral && f.keystore != "memory" {
 		return cfg, usagef("--allow-export needs --ephemeral or --keystore memory: the %s keystore never reveals a key", f.keystore)
 	}
-	if _, err := userverify.Parse(f.uv, userverify.Deps{}); err != nil {
-		return cfg, usagef("--uv %q: %v", f.uv, err)
+	if err := checkUVSpec(f.uv); err != nil {
+		return cfg, err
 	}
 	if f.passphrasePrompt {
 		p, err := readPassphrase()
@@ -194,4 +197,17 @@ func readPassphrase() ([]byte, error) {
 		return nil, usagef("the passphrase is empty")
 	}
 	return p, nil
+}
+
+// checkUVSpec parses --uv before anything is opened, so that a mistake is a
+// usage error (exit 2). The daemon parses it again with the real PIN vault.
+func checkUVSpec(spec string) error {
+	vault, err := userverify.NewPINVault(keystore.NewMemory())
+	if err != nil {
+		return err
+	}
+	if _, err := userverify.Parse(spec, userverify.Deps{Vault: vault}); err != nil {
+		return usagef("--uv %q: %v", spec, err)
+	}
+	return nil
 }
