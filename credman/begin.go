@@ -31,20 +31,12 @@ type CredentialEntry struct {
 // asking the user (Android: onBeginCreateCredential). It runs the same checks
 // as Create, so a request that Create would refuse is refused here.
 func (s *Service) BeginCreate(req CreateRequest) ([]CreateEntry, error) {
-	c, err := ParseOrigin(req.Origin, req.PackageName)
-	if err != nil {
-		return nil, err
-	}
-	var o CreationOptions
-	if err := unwrapOptions(req.RequestJSON, &o); err != nil {
-		return nil, err
-	}
-	mc, _, err := makeCredentialRequest(c, &o)
+	_, _, mc, _, err := parseCreate(req)
 	if err != nil {
 		return nil, err
 	}
 	if !s.p.Settings().Enabled() {
-		return nil, refuse(ErrProviderDisabled, "the passkey provider is turned off; turn it on with 'passkeyd provider enable'")
+		return nil, errDisabled()
 	}
 	forRP, err := s.p.Find(mc.RP.ID, nil)
 	if err != nil {
@@ -66,20 +58,12 @@ func (s *Service) BeginCreate(req CreateRequest) ([]CreateEntry, error) {
 // asking the user (Android: onBeginGetCredential). Complete one with Get
 // and its CredentialID.
 func (s *Service) BeginGet(req GetRequest) ([]CredentialEntry, error) {
-	c, err := ParseOrigin(req.Origin, req.PackageName)
-	if err != nil {
-		return nil, err
-	}
-	var o RequestOptions
-	if err := unwrapOptions(req.RequestJSON, &o); err != nil {
-		return nil, err
-	}
-	ga, err := s.getAssertionRequest(c, &o, nil)
+	_, _, ga, err := s.parseGet(req, nil)
 	if err != nil {
 		return nil, err
 	}
 	if !s.p.Settings().Enabled() {
-		return nil, refuse(ErrProviderDisabled, "the passkey provider is turned off; turn it on with 'passkeyd provider enable'")
+		return nil, errDisabled()
 	}
 	var allow [][]byte
 	for _, d := range ga.AllowList {

@@ -21,15 +21,7 @@ type attestationObject struct {
 // Create registers a passkey: WebAuthn's create() as a client runs it, with
 // this provider as the authenticator (Android: onCreateCredential).
 func (s *Service) Create(ctx context.Context, req CreateRequest) (*RegistrationResponse, error) {
-	c, err := ParseOrigin(req.Origin, req.PackageName)
-	if err != nil {
-		return nil, err
-	}
-	var o CreationOptions
-	if err := unwrapOptions(req.RequestJSON, &o); err != nil {
-		return nil, err
-	}
-	mc, ext, err := makeCredentialRequest(c, &o)
+	c, o, mc, ext, err := parseCreate(req)
 	if err != nil {
 		return nil, err
 	}
@@ -45,6 +37,22 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (*RegistrationR
 		return nil, fromProvider(err)
 	}
 	return registrationResponse(resp, cdj, o.Attestation, ext)
+}
+
+// parseCreate runs the checks of a registration that come before the
+// authenticator: the caller's origin, the options' shape, the rpId and the
+// parameters (shared by Create and BeginCreate).
+func parseCreate(req CreateRequest) (*Caller, *CreationOptions, *ctap.MakeCredentialRequest, createExtensions, error) {
+	c, err := ParseOrigin(req.Origin, req.PackageName)
+	if err != nil {
+		return nil, nil, nil, createExtensions{}, err
+	}
+	o := &CreationOptions{}
+	if err := unwrapOptions(req.RequestJSON, o); err != nil {
+		return nil, nil, nil, createExtensions{}, err
+	}
+	mc, ext, err := makeCredentialRequest(c, o)
+	return c, o, mc, ext, err
 }
 
 // createExtensions remembers what the client must report back.

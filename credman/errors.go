@@ -48,6 +48,12 @@ func refuse(kind *Error, format string, args ...any) *Error {
 	return &Error{Code: kind.Code, Name: kind.Name, Message: fmt.Sprintf(format, args...)}
 }
 
+// errDisabled is the refusal of a switched-off provider, in the begin phase
+// as in the operations themselves.
+func errDisabled() *Error {
+	return refuse(ErrProviderDisabled, "%s", provider.ErrDisabled.Reason)
+}
+
 // fromProvider turns a provider error into an *Error.
 func fromProvider(err error) *Error {
 	var injected *provider.InjectedError
@@ -55,7 +61,7 @@ func fromProvider(err error) *Error {
 		return injectedError(injected.Code)
 	}
 	if errors.Is(err, provider.ErrDisabled) {
-		return refuse(ErrProviderDisabled, "the passkey provider is turned off; turn it on with 'passkeyd provider enable'")
+		return errDisabled()
 	}
 	why := err.Error()
 	switch ctap.StatusOf(err) {

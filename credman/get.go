@@ -14,15 +14,7 @@ import (
 // several matching passkeys and no CredentialID, the newest is used, as an
 // account chooser with one tap would; BeginGet lists them to choose from.
 func (s *Service) Get(ctx context.Context, req GetRequest) (*AuthenticationResponse, error) {
-	c, err := ParseOrigin(req.Origin, req.PackageName)
-	if err != nil {
-		return nil, err
-	}
-	var o RequestOptions
-	if err := unwrapOptions(req.RequestJSON, &o); err != nil {
-		return nil, err
-	}
-	ga, err := s.getAssertionRequest(c, &o, req.CredentialID)
+	c, o, ga, err := s.parseGet(req, req.CredentialID)
 	if err != nil {
 		return nil, err
 	}
@@ -42,6 +34,21 @@ func (s *Service) Get(ctx context.Context, req GetRequest) (*AuthenticationRespo
 		return nil, fromProvider(err)
 	}
 	return authenticationResponse(resp, cdj, prf, o.Extensions)
+}
+
+// parseGet runs the checks of a sign-in that come before the authenticator
+// (shared by Get and BeginGet); chosen restricts it to one credential.
+func (s *Service) parseGet(req GetRequest, chosen []byte) (*Caller, *RequestOptions, *ctap.GetAssertionRequest, error) {
+	c, err := ParseOrigin(req.Origin, req.PackageName)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o := &RequestOptions{}
+	if err := unwrapOptions(req.RequestJSON, o); err != nil {
+		return nil, nil, nil, err
+	}
+	ga, err := s.getAssertionRequest(c, o, chosen)
+	return c, o, ga, err
 }
 
 // getAssertionRequest checks the options (WebAuthn §5.1.4.1) and turns them
