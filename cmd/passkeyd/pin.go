@@ -47,6 +47,20 @@ func (cc *ctapConn) pinState() (set bool, err error) {
 	return set, nil
 }
 
+// needPIN refuses when the PIN is not in the state the command needs.
+func (cc *ctapConn) needPIN(want bool) error {
+	set, err := cc.pinState()
+	switch {
+	case err != nil:
+		return err
+	case set && !want:
+		return errors.New("a PIN is already set; change it with: passkeyd pin change")
+	case !set && want:
+		return errors.New("no PIN is set; set one with: passkeyd pin set")
+	}
+	return nil
+}
+
 func newPINSetCmd(d *dirs) *cobra.Command {
 	return &cobra.Command{
 		Use:     "set",
@@ -55,12 +69,8 @@ func newPINSetCmd(d *dirs) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withCTAP(cmd, d, func(ctx context.Context, cc *ctapConn) error {
-				set, err := cc.pinState()
-				if err != nil {
+				if err := cc.needPIN(false); err != nil {
 					return err
-				}
-				if set {
-					return errors.New("a PIN is already set; change it with: passkeyd pin change")
 				}
 				pr, err := cc.protocol()
 				if err != nil {
@@ -88,12 +98,8 @@ func newPINChangeCmd(d *dirs) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withCTAP(cmd, d, func(ctx context.Context, cc *ctapConn) error {
-				set, err := cc.pinState()
-				if err != nil {
+				if err := cc.needPIN(true); err != nil {
 					return err
-				}
-				if !set {
-					return errors.New("no PIN is set; set one with: passkeyd pin set")
 				}
 				return changePIN(ctx, cmd, cc)
 			})
