@@ -59,7 +59,7 @@ func (d *Daemon) openProvider() error {
 	if userverify.IsUnattended(uv) {
 		d.log.Warn("no person is asked to verify: every operation is answered by --uv " + d.cfg.UV)
 	}
-	if strings.Contains(d.cfg.UV, "pin") && !vault.IsSet() {
+	if chainHas(d.cfg.UV, "pin") && !vault.IsSet() {
 		d.log.Warn("no PIN is set, so the pin method cannot verify anyone: set one with 'passkeyd pin set'")
 	}
 	return nil
@@ -232,4 +232,15 @@ func (d *Daemon) describe(prof attestation.Profile, a provider.Attester, uv user
 func uuid(b [16]byte) string {
 	h := hex.EncodeToString(b[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// chainHas reports whether the --uv chain names method (a command: program
+// whose path contains the word does not count).
+func chainHas(spec, method string) bool {
+	for _, item := range strings.Split(spec, ",") {
+		if strings.TrimSpace(item) == method {
+			return true
+		}
+	}
+	return false
 }
