@@ -2,6 +2,7 @@ package provider
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -37,6 +38,7 @@ type Event struct {
 type events struct {
 	mu   sync.Mutex
 	subs map[chan Event]struct{}
+	n    atomic.Int32 // len(subs), read without the lock on every operation
 }
 
 // Subscribe returns a channel of events and a function that ends the
@@ -49,12 +51,14 @@ func (p *Provider) Subscribe(buf int) (<-chan Event, func()) {
 		p.events.subs = map[chan Event]struct{}{}
 	}
 	p.events.subs[ch] = struct{}{}
+	p.events.n.Store(int32(len(p.events.subs)))
 	p.events.mu.Unlock()
 	var once sync.Once
 	return ch, func() {
 		once.Do(func() {
 			p.events.mu.Lock()
 			delete(p.events.subs, ch)
+			p.events.n.Store(int32(len(p.events.subs)))
 			p.events.mu.Unlock()
 			close(ch)
 		})
@@ -62,6 +66,9 @@ func (p *Provider) Subscribe(buf int) (<-chan Event, func()) {
 }
 
 func (p *Provider) emit(e Event) {
+	if p.events.n.Load() == 0 {
+		return // nobody listens: no lock on the hot path
+	}
 	e.Time = p.cfg.Now().UTC()
 	p.events.mu.Lock()
 	defer p.events.mu.Unlock()
