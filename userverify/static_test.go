@@ -2,9 +2,17 @@ package userverify
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 )
+
+// debugLogger logs at every level: Approve and Deny log their decisions at
+// Debug.
+func debugLogger() (*slog.Logger, *syncBuffer) {
+	var buf syncBuffer
+	return slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), &buf
+}
 
 func TestApproveDenyAnswerAndLog(t *testing.T) {
 	tests := []struct {
@@ -18,7 +26,7 @@ func TestApproveDenyAnswerAndLog(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			logger, buf := testLogger()
+			logger, buf := debugLogger()
 			var v Verifier = Approve{Logger: logger}
 			if tt.name == "deny" {
 				v = Deny{Logger: logger}
@@ -42,11 +50,23 @@ func TestApproveDenyAnswerAndLog(t *testing.T) {
 }
 
 func TestApproveDoneContext(t *testing.T) {
-	logger, buf := testLogger()
+	logger, buf := debugLogger()
 	ctx, cancel := context.WithCancel(bg)
 	cancel()
 	wantErr(t, Approve{Logger: logger}.Verify(ctx, Request{}), ErrCancelled)
 	if !strings.Contains(buf.String(), "decision=cancelled") {
 		t.Errorf("log %q", buf.String())
+	}
+}
+
+// TestApproveQuietAtInfo: at the default level a stream of approvals writes
+// nothing, so that a load run is not a logging run.
+func TestApproveQuietAtInfo(t *testing.T) {
+	logger, buf := testLogger()
+	for range 3 {
+		wantErr(t, Approve{Logger: logger}.Verify(bg, Request{Operation: OpGetAssertion, RPID: "example.com"}), nil)
+	}
+	if buf.String() != "" {
+		t.Errorf("approvals logged at Info: %q", buf.String())
 	}
 }
