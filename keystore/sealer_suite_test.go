@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
@@ -210,7 +211,7 @@ func testImportExport(t *testing.T, b sealerBackend) {
 		ImportKey(credID, pkcs8 []byte) ([]byte, error)
 	})
 	if !ok {
-		t.Skip("the backend does not import keys")
+		t.Fatal("the backend does not import keys (WebDriver Add Credential needs it)")
 	}
 	id := testCredID(t)
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -227,9 +228,14 @@ func testImportExport(t *testing.T, b sealerBackend) {
 		t.Fatal("the imported key opened as another key")
 	}
 	verifySignature(t, signer, &k.PublicKey)
+	if _, err := s.Signer(testCredID(t), sealed); err == nil {
+		t.Error("an imported key opened for another credential ID")
+	}
 	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	der384, _ := x509.MarshalPKCS8PrivateKey(p384)
-	for name, bad := range map[string][]byte{"P-384": der384, "garbage": []byte("not DER")} {
+	_, ed, _ := ed25519.GenerateKey(rand.Reader)
+	derEd, _ := x509.MarshalPKCS8PrivateKey(ed)
+	for name, bad := range map[string][]byte{"P-384": der384, "Ed25519": derEd, "garbage": []byte("not DER")} {
 		if _, err := imp.ImportKey(id, bad); err == nil {
 			t.Errorf("ImportKey accepted %s", name)
 		}

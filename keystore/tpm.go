@@ -42,6 +42,7 @@ type TPMSealer struct {
 	mu        sync.Mutex
 	tpm       *retryTPM        // nil once closed
 	srk       tpm2.NamedHandle // storage root key, loaded while open
+	srkPublic *tpm2.TPMTPublic // its public area, the parent ImportKey wraps keys for
 	secrets   cipher.AEAD      // Seal and Open, keyed from the TPM-sealed data key
 	policyKey []byte           // HMAC key of credential policies, from the data key
 	ak        *attestationKey  // created on first use, see Certify
@@ -162,10 +163,11 @@ func (s *TPMSealer) NewKey(credID []byte) ([]byte, crypto.Signer, error) {
 	return k.encode(), &tpmSigner{s: s, key: k}, nil
 }
 
-// Signer opens a blob made by NewKey for credID: it checks the binding and
-// has the TPM load the key once. It fails with [ErrSealedData] if the blob
-// was made for another credential or by another passkeyd state directory,
-// or if the TPM refuses it (damaged, another TPM, or the TPM was cleared).
+// Signer opens a blob made by NewKey or ImportKey for credID: it checks the
+// binding and has the TPM load the key once. It fails with [ErrSealedData]
+// if the blob was made for another credential or by another passkeyd state
+// directory, or if the TPM refuses it (damaged, another TPM, or the TPM was
+// cleared).
 func (s *TPMSealer) Signer(credID, sealed []byte) (crypto.Signer, error) {
 	var k *tpmKey
 	err := s.locked(func() (err error) {

@@ -122,8 +122,9 @@ func (s *TPMSealer) decodeCredentialKey(credID, blob []byte) (*tpmKey, error) {
 	return newCredentialKey(s.credentialPolicy(credID), pub, priv)
 }
 
-// newCredentialKey checks that a public area is exactly the credential
-// template with this policy apart from the key itself, and extracts the key.
+// newCredentialKey checks that a public area is exactly a credential
+// template (made or imported) with this policy apart from the key itself,
+// and extracts the key.
 func newCredentialKey(policy, pubArea, priv []byte) (*tpmKey, error) {
 	k := &tpmKey{pub: tpm2.BytesAs2B[tpm2.TPMTPublic](pubArea), priv: tpm2.TPM2BPrivate{Buffer: priv}}
 	pub, err := k.pub.Contents()
@@ -134,15 +135,26 @@ func newCredentialKey(policy, pubArea, priv []byte) (*tpmKey, error) {
 	if err != nil || pub.Type != tpm2.TPMAlgECC {
 		return nil, fmt.Errorf("%w: not a TPM ECC key", ErrSealedData)
 	}
-	want := credentialTemplate(policy)
-	want.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, point)
-	if !bytes.Equal(tpm2.Marshal(want), pubArea) {
+	if !isCredentialPublicArea(policy, point, pubArea) {
 		return nil, fmt.Errorf("%w: the TPM key was made for another credential or state directory", ErrSealedData)
 	}
 	if k.public, err = eccPublicKey(pub); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSealedData, err)
 	}
 	return k, nil
+}
+
+// isCredentialPublicArea reports whether pubArea is the template of a key
+// made by NewKey or brought in by ImportKey, with this policy and point.
+func isCredentialPublicArea(policy []byte, point *tpm2.TPMSECCPoint, pubArea []byte) bool {
+	for _, template := range []func([]byte) tpm2.TPMTPublic{credentialTemplate, importedCredentialTemplate} {
+		want := template(policy)
+		want.Unique = tpm2.NewTPMUPublicID(tpm2.TPMAlgECC, point)
+		if bytes.Equal(tpm2.Marshal(want), pubArea) {
+			return true
+		}
+	}
+	return false
 }
 
 // eccPublicKey converts the unique field of a P-256 public area.

@@ -164,11 +164,11 @@ func (s *TPMSealer) property(p tpm2.TPMPT) (uint32, error) {
 // template under the owner hierarchy. The same TPM always derives the same
 // key from it, so blobs made before a restart load under the new handle.
 func (s *TPMSealer) createSRK() error {
-	h, _, err := s.createPrimary(tpm2.ECCSRKTemplate)
+	h, pub, err := s.createPrimary(tpm2.ECCSRKTemplate)
 	if err != nil {
 		return err
 	}
-	s.srk = h
+	s.srk, s.srkPublic = h, pub
 	return nil
 }
 
