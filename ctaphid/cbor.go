@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
-	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // transaction is a CTAPHID_CBOR request in flight (CTAP 2.1 §11.2.9.1.2).
@@ -17,15 +15,17 @@ type transaction struct {
 	upNeeded atomic.Bool // the handler called userNeeded
 }
 
-// cborJob is a CBOR request handed to a worker.
+// cborJob is a CBOR request, for a worker or an inline device's reader.
 type cborJob struct {
 	ctx context.Context
 	t   *transaction
 	req []byte
 }
 
-// startCBOR hands a CBOR message to the Handler on the device's worker
-// goroutine; the device stays busy on cid until the reply is sent.
+// startCBOR hands a CBOR message to the Handler, on the device's worker
+// goroutine or, for an inline device, on the transport's reading goroutine
+// once receive returns it; the device stays busy on cid until the reply is
+// sent.
 func (d *device) startCBOR(cid uint32, req []byte) {
 	if len(req) == 0 {
 		d.sendError(cid, ErrInvalidLen)
@@ -38,7 +38,18 @@ func (d *device) startCBOR(cid uint32, req []byte) {
 	ctx, cancel := context.WithCancel(context.WithValue(d.ctx, channelKey{}, cid))
 	t := &transaction{cid: cid, cancel: cancel}
 	d.txn = t
-	d.hire(cborJob{ctx: ctx, t: t, req: bytes.Clone(req)})
+	job := cborJob{ctx: ctx, t: t, req: bytes.Clone(req)}
+	if d.inline {
+		d.pending = &job
+		return
+	}
+	d.hire(job)
+}
+
+// run runs a request that receive returned, on the caller's goroutine.
+func (d *device) run(job cborJob) {
+	d.runCBOR(job.ctx, job.t, job.req)
+	d.e.tasks.Done()
 }
 
 // worker is a goroutine that runs CBOR requests; it takes them from its
@@ -88,40 +99,13 @@ func (d *device) becomeIdle(w worker) bool {
 
 // runCBOR calls the Handler, sending KEEPALIVE meanwhile
 // (CTAP 2.1 §11.2.9.1.7), then sends its reply. The Handler runs on this
-// goroutine and the keepalives come from a timer: a request costs no
-// goroutine of its own and no ticker.
+// goroutine and the keepalives come from the device's timer: a request
+// costs no goroutine of its own and no timer.
 func (d *device) runCBOR(ctx context.Context, t *transaction, req []byte) {
 	defer t.cancel()
-	stop := d.keepAlive(t)
+	d.ka.Reset(d.e.keepalive)
 	resp := d.callHandler(ctx, t, req)
-	stop()
 	d.finish(t, resp)
-}
-
-// keepAlive sends a KEEPALIVE for t every keepalive interval until stop is
-// called. One that races with the reply is dropped by sendKeepalive.
-func (d *device) keepAlive(t *transaction) (stop func()) {
-	var (
-		mu      sync.Mutex
-		stopped bool
-		timer   *time.Timer
-	)
-	mu.Lock()
-	defer mu.Unlock()
-	timer = time.AfterFunc(d.e.keepalive, func() {
-		d.sendKeepalive(t)
-		mu.Lock()
-		defer mu.Unlock()
-		if !stopped {
-			timer.Reset(d.e.keepalive)
-		}
-	})
-	return func() {
-		mu.Lock()
-		defer mu.Unlock()
-		stopped = true
-		timer.Stop()
-	}
 }
 
 // callHandler calls ServeCTAP. A panicking handler gets ERR_OTHER instead of
@@ -137,12 +121,15 @@ func (d *device) callHandler(ctx context.Context, t *transaction, req []byte) (r
 	return d.e.handler.ServeCTAP(ctx, req, func() { t.upNeeded.Store(true) })
 }
 
-// sendKeepalive tells the host the request is still running, and whether
-// the user is being asked.
-func (d *device) sendKeepalive(t *transaction) {
+// keepaliveTick tells the host that the request in flight still runs, and
+// whether the user is being asked, then waits for the next tick. A tick
+// that races with the reply finds no request and stops; one that finds the
+// next request sends it an early KEEPALIVE, which hosts accept.
+func (d *device) keepaliveTick() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.txn != t {
+	t := d.txn
+	if d.closed || t == nil {
 		return
 	}
 	status := StatusProcessing
@@ -150,6 +137,7 @@ func (d *device) sendKeepalive(t *transaction) {
 		status = StatusUPNeeded
 	}
 	d.reply(t.cid, CmdKeepalive, []byte{status})
+	d.ka.Reset(d.e.keepalive)
 }
 
 // finish sends the Handler's reply with command byte CTAPHID_CBOR, unless
@@ -161,6 +149,7 @@ func (d *device) finish(t *transaction, resp []byte) {
 		return
 	}
 	d.txn = nil
+	d.ka.Stop()
 	if len(resp) == 0 || len(resp) > MaxMessageSize {
 		d.e.log.Error("ctaphid handler reply unusable", cidAttr(t.cid), "len", len(resp))
 		d.sendError(t.cid, ErrOther)

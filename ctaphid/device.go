@@ -20,11 +20,16 @@ import (
 // message is being reassembled or a CBOR request runs, init packets from
 // other channels get ERR_CHANNEL_BUSY. Devices are independent of each
 // other.
+//
+// A CBOR request runs on a worker goroutine of the device, or, for an inline
+// device, on the transport's reading goroutine: receive then returns it and
+// the transport runs it with run (see conn.readLoop).
 type device struct {
 	e      *engine
-	send   func(*Report) bool // false: the transport is gone or overrun
-	ctx    context.Context    // parent of every request's context
+	send   func(msg []byte) bool // whole reports back to back; false: the transport is gone or overrun
+	ctx    context.Context       // parent of every request's context
 	cancel context.CancelFunc
+	inline bool // receive returns CBOR requests instead of starting them
 
 	mu       sync.Mutex
 	closed   bool
@@ -35,7 +40,9 @@ type device struct {
 	deadline time.Time    // for the next packet of asm
 	timer    *time.Timer  // fires expire; made once, reset per packet
 	txn      *transaction // the CBOR request in flight
-	out      Report       // the report being sent
+	pending  *cborJob     // an inline device's request for receive to return
+	out      []byte       // the message being sent, as reports
+	ka       *time.Timer  // KEEPALIVE while a request runs; made once
 	idle     worker       // waits for the next CBOR request; closed by close
 	backlog  atomic.Bool  // the transport holds whole reports not yet received
 }
@@ -54,26 +61,39 @@ type assembly struct {
 // go afterwards, so that idle connections hold little memory.
 const keptBuffer = 1024
 
-func (e *engine) newDevice(send func(*Report) bool) *device {
+// keptOut is the largest send buffer a device keeps between messages.
+const keptOut = 16 * ReportSize
+
+func (e *engine) newDevice(send func(msg []byte) bool) *device {
 	ctx, cancel := context.WithCancel(e.ctx)
-	return &device{
+	d := &device{
 		e: e, send: send, ctx: ctx, cancel: cancel,
 		channels: make(map[uint32]uint64),
 	}
+	d.ka = time.AfterFunc(time.Hour, d.keepaliveTick)
+	d.ka.Stop()
+	return d
 }
 
-// receive handles one report from the host.
-func (d *device) receive(r *Report) {
+// receive handles one report from the host. For an inline device it
+// returns the CBOR request that the report completed, if any, for the
+// caller to run; other devices start requests themselves.
+func (d *device) receive(r *Report) (job cborJob, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return
+		return cborJob{}, false
 	}
 	if r.IsInit() {
 		d.initPacket(r)
 	} else {
 		d.contPacket(r)
 	}
+	if d.pending != nil {
+		job, ok = *d.pending, true
+		d.pending = nil
+	}
+	return job, ok
 }
 
 // close frees the device's channels and cancels its requests; their replies
@@ -86,6 +106,7 @@ func (d *device) close() {
 	}
 	d.closed = true
 	d.cancel()
+	d.ka.Stop()
 	d.abortMessage()
 	d.txn = nil
 	if d.idle != nil {
@@ -333,13 +354,18 @@ func (d *device) evictOldest() {
 	}
 }
 
-// reply sends a message to the host, stopping if the transport fails.
+// reply sends a message to the host with one call of send: a stream
+// transport writes it with one system call.
 func (d *device) reply(cid uint32, cmd Command, msg []byte) {
-	for i := range reportCount(len(msg)) {
-		d.out.setPacket(cid, cmd, msg, i)
-		if !d.send(&d.out) {
-			return
-		}
+	out, err := AppendMessage(d.out[:0], cid, cmd, msg)
+	if err != nil { // callers check; never larger than MaxMessageSize
+		return
+	}
+	d.send(out)
+	if cap(out) <= keptOut {
+		d.out = out
+	} else {
+		d.out = nil
 	}
 }
 

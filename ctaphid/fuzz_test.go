@@ -65,10 +65,15 @@ type replySink struct {
 	sent []Report
 }
 
-func (s *replySink) send(r *Report) bool {
+func (s *replySink) send(msg []byte) bool {
 	s.mu.Lock()
-	s.sent = append(s.sent, *r)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if len(msg)%ReportSize != 0 {
+		panic(fmt.Sprintf("send got %d bytes, not whole reports", len(msg)))
+	}
+	for ; len(msg) > 0; msg = msg[ReportSize:] {
+		s.sent = append(s.sent, Report(msg[:ReportSize]))
+	}
 	return true
 }
 

@@ -108,7 +108,8 @@ func (s *Server) beginShutdown() {
 	}
 }
 
-// closeTransports closes every device; queued reports are still written.
+// closeTransports closes every device. Replies are written as they are
+// made, so the handlers that Shutdown waited for have sent theirs.
 func (s *Server) closeTransports() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

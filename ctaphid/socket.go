@@ -12,15 +12,16 @@ import (
 
 // Per-connection bounds.
 const (
-	// outQueueSize bounds the reports waiting for a slow reader: two
-	// maximum-size messages (129 reports each) fit. A connection whose
-	// queue overflows is dropped.
-	outQueueSize = 2 * (1 + MaxSeq + 1)
-	// writeTimeout bounds one report write to a reader that does not read.
+	// writeTimeout bounds the write of one message to a host that does not
+	// read its replies; the connection is then dropped. The kernel's socket
+	// buffers hold hundreds of reports before a write waits at all.
 	writeTimeout = 10 * time.Second
-	// socketBuffer lets one system call carry up to 16 reports each way:
-	// a whole CTAP message, instead of one call per 64 bytes.
+	// socketBuffer lets one system call carry up to 16 reports: a whole
+	// CTAP request, instead of one call per 64 bytes.
 	socketBuffer = 16 * ReportSize
+	// handoverDelay is how long a CBOR request runs on the reading goroutine
+	// before another goroutine takes over reading (see conn.runInline).
+	handoverDelay = 10 * time.Millisecond
 )
 
 // Serve accepts connections on l, a stream listener such as the one
@@ -85,14 +86,34 @@ func (s *Server) isClosing() bool {
 }
 
 // conn is one socket connection: one host handle.
+//
+// One goroutine reads the connection at a time. It runs a CBOR request
+// itself, so that a fast request (an assertion) costs no hand-off between
+// goroutines, and replies are written by whichever goroutine makes them,
+// under the device's lock, one system call per message. A request that runs
+// longer than handoverDelay (one that asks the user, a registration waiting
+// for the disk) hands reading over to a new goroutine, so that
+// CTAPHID_CANCEL, INIT and other channels are served meanwhile; the old
+// goroutine ends after the reply. Asking the user takes seconds, so a
+// CANCEL waits at most handoverDelay more than with a reader always ready.
 type conn struct {
 	s       *Server
 	nc      net.Conn
+	br      *bufio.Reader // owned by the reading goroutine
 	dev     *device
-	out     chan Report // reports for the writer; closed by finish
 	once    sync.Once
 	dropped atomic.Bool
+
+	state    atomic.Int32 // idle, running or handedOver: the reader's request
+	handover *time.Timer  // calls handOver; made once, reset per request
 }
+
+// conn.state values.
+const (
+	idle int32 = iota
+	running
+	handedOver
+)
 
 // startConn starts serving nc, unless the server is full or closing.
 func (s *Server) startConn(nc net.Conn) {
@@ -103,66 +124,71 @@ func (s *Server) startConn(nc net.Conn) {
 		closeQuietly(nc)
 		return
 	}
-	c := &conn{s: s, nc: nc, out: make(chan Report, outQueueSize)}
-	c.dev = s.e.newDevice(c.enqueue)
+	c := &conn{s: s, nc: nc, br: bufio.NewReaderSize(nc, socketBuffer)}
+	c.dev = s.e.newDevice(c.send)
+	c.dev.inline = true
+	c.handover = time.AfterFunc(time.Hour, c.handOver)
+	c.handover.Stop()
 	s.conns[c] = struct{}{}
-	s.wg.Add(2)
-	go c.writeLoop()
+	s.wg.Add(1)
 	go c.readLoop()
 	s.log.Debug("ctaphid connection opened", "conns", len(s.conns))
 }
 
-// readLoop feeds the device whole reports until the connection ends.
+// readLoop feeds the device whole reports and runs the CBOR requests they
+// complete, until the connection ends or reading is handed over.
 func (c *conn) readLoop() {
 	defer c.s.wg.Done()
-	defer c.forget()
-	defer c.finish()
 	var r Report
-	br := bufio.NewReaderSize(c.nc, socketBuffer)
 	for {
-		if _, err := io.ReadFull(br, r[:]); err != nil {
+		if _, err := io.ReadFull(c.br, r[:]); err != nil {
 			c.s.log.Debug("ctaphid connection closed", "err", err)
+			c.finish()
+			c.forget()
 			return
 		}
-		c.dev.backlog.Store(br.Buffered() >= ReportSize)
-		c.dev.receive(&r)
-	}
-}
-
-// writeLoop writes queued reports until finish closes the queue, then
-// closes the connection.
-func (c *conn) writeLoop() {
-	defer c.s.wg.Done()
-	defer closeQuietly(c.nc)
-	bw := bufio.NewWriterSize(c.nc, socketBuffer)
-	var r Report // one for the loop: bw.Write makes it escape
-	for r = range c.out {
-		bw.Write(r[:]) // never fails: the buffer always has room for a report here
-		if len(c.out) > 0 && bw.Available() >= ReportSize {
-			continue // more are queued: send them with this one
-		}
-		_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-		if err := bw.Flush(); err != nil {
-			c.drop("write failed", err)
-			return
+		c.dev.backlog.Store(c.br.Buffered() >= ReportSize)
+		if job, ok := c.dev.receive(&r); ok && !c.runInline(job) {
+			return // another goroutine reads now
 		}
 	}
 }
 
-// enqueue is the device's send: it never blocks, and drops a connection
-// whose reader cannot keep up. The device calls it under its lock, and
-// never after close, so it never meets a closed queue.
-func (c *conn) enqueue(r *Report) bool {
-	select {
-	case c.out <- *r:
-		return true
-	default:
-		c.drop("reader too slow", nil)
+// runInline runs a CBOR request on the reading goroutine and reports
+// whether this goroutine still reads the connection afterwards.
+func (c *conn) runInline(job cborJob) bool {
+	c.state.Store(running)
+	c.handover.Reset(handoverDelay)
+	c.dev.run(job)
+	c.handover.Stop()
+	return c.state.CompareAndSwap(running, idle)
+}
+
+// handOver starts a new reading goroutine while the reader runs a request
+// that takes long; it does nothing otherwise, or the second time.
+func (c *conn) handOver() {
+	if c.state.CompareAndSwap(running, handedOver) {
+		c.s.wg.Add(1) // the running reader still counts: Shutdown's Wait allows it
+		go c.readLoop()
+	}
+}
+
+// send is the device's send, called under the device's lock: it writes a
+// whole message, and drops a connection whose host has not read its
+// replies for writeTimeout.
+func (c *conn) send(msg []byte) bool {
+	if c.dropped.Load() {
 		return false
 	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.nc.Write(msg); err != nil {
+		c.drop("write failed", err)
+		return false
+	}
+	return true
 }
 
-// drop closes the connection; the read loop then cleans up.
+// drop closes the connection; the reading goroutine then cleans up.
 func (c *conn) drop(why string, err error) {
 	if c.dropped.CompareAndSwap(false, true) {
 		c.s.log.Warn("ctaphid connection dropped", "why", why, "err", err)
@@ -170,11 +196,13 @@ func (c *conn) drop(why string, err error) {
 	closeQuietly(c.nc)
 }
 
-// finish closes the device and lets the writer flush what is queued.
+// finish closes the device, cancelling its request, and the connection.
+// Replies are written as they are made, so nothing is left to flush.
 func (c *conn) finish() {
 	c.once.Do(func() {
 		c.dev.close()
-		close(c.out)
+		c.handover.Stop()
+		closeQuietly(c.nc)
 	})
 }
 

@@ -135,7 +135,7 @@ func (s *Server) startUHID(rw io.ReadWriteCloser) (*uhidDevice, error) {
 	if err := u.writeEvent(uhidCreate2Event()); err != nil {
 		return nil, fmt.Errorf("ctaphid: failed to create the uhid device: %w", err)
 	}
-	u.dev = s.e.newDevice(u.sendReport)
+	u.dev = s.e.newDevice(u.sendReports)
 	s.uhids[u] = struct{}{}
 	s.wg.Add(1)
 	return u, nil
@@ -219,11 +219,14 @@ func (u *uhidDevice) refuseReport(replyType uint32, ev []byte) {
 	}
 }
 
-// sendReport is the device's send: one UHID_INPUT2 event per report.
-func (u *uhidDevice) sendReport(r *Report) bool {
-	if err := u.writeEvent(uhidInput2Event(r)); err != nil {
-		u.s.log.Warn("ctaphid uhid write failed", "err", err)
-		return false
+// sendReports is the device's send: one UHID_INPUT2 event per report.
+func (u *uhidDevice) sendReports(msg []byte) bool {
+	for len(msg) >= ReportSize {
+		if err := u.writeEvent(uhidInput2Event((*Report)(msg[:ReportSize]))); err != nil {
+			u.s.log.Warn("ctaphid uhid write failed", "err", err)
+			return false
+		}
+		msg = msg[ReportSize:]
 	}
 	return true
 }
