@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/passkeyd/passkeyd/credman"
 	"github.com/passkeyd/passkeyd/provider"
@@ -58,11 +59,36 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/credman/begin-create", s.beginCreate)
 	mux.HandleFunc("POST /v1/credman/begin-get", s.beginGet)
 	s.mountTestControls(mux)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, &credman.Error{Code: "not_found", Name: "NotFoundError",
-			Message: r.Method + " " + r.URL.Path + " is not an api.sock endpoint (see docs/api.md)"})
-	})
+	mux.HandleFunc("/", unrouted(mux, "is not an api.sock endpoint (see docs/api.md)"))
 	return mux
+}
+
+// routeMethods are the methods api.sock routes use.
+var routeMethods = []string{http.MethodGet, http.MethodPost, http.MethodDelete}
+
+// unrouted answers a request that no route took: 405 method_not_allowed,
+// with an Allow header, when the path has routes for other methods, and
+// otherwise 404 not_found with why, after the method and path.
+func unrouted(mux *http.ServeMux, why string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		_, mine := mux.Handler(r)
+		var allow []string
+		for _, m := range routeMethods {
+			probe := r.Clone(r.Context())
+			probe.Method = m
+			if _, pattern := mux.Handler(probe); pattern != mine && strings.HasPrefix(pattern, m+" ") {
+				allow = append(allow, m)
+			}
+		}
+		if len(allow) == 0 {
+			writeError(w, http.StatusNotFound, &credman.Error{Code: "not_found", Name: "NotFoundError",
+				Message: r.Method + " " + r.URL.Path + " " + why})
+			return
+		}
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, &credman.Error{Code: "method_not_allowed", Name: "NotSupportedError",
+			Message: r.URL.Path + " takes " + strings.Join(allow, " or ") + ", not " + r.Method})
+	}
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {

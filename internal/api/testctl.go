@@ -82,10 +82,7 @@ func (s *Server) mountTestControls(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/test/faults", s.listFaults)
 	mux.HandleFunc("DELETE /v1/test/faults", s.clearFaults)
 	mux.HandleFunc("GET /v1/test/events", s.streamEvents)
-	mux.HandleFunc("/v1/test/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, &credman.Error{Code: "not_found", Name: "NotFoundError",
-			Message: r.Method + " " + r.URL.Path + " is not a test control (see docs/api.md \"Test controls\")"})
-	})
+	mux.HandleFunc("/v1/test/", unrouted(mux, "is not a test control (see docs/api.md \"Test controls\")"))
 }
 
 func (s *Server) testLog() *slog.Logger {

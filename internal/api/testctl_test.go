@@ -186,8 +186,13 @@ func TestTestControlsOff(t *testing.T) {
 
 func TestTestControlsUnknownRoute(t *testing.T) {
 	ts := newTestServer(t, true, false)
-	for _, r := range []struct{ method, path string }{{"GET", "/v1/test/nope"}, {"PUT", "/v1/test/credentials"}, {"GET", "/v1/test/uv"}} {
-		ts.wantError(t, r.method, r.path, nil, http.StatusNotFound, "not_found")
+	ts.wantError(t, "GET", "/v1/test/nope", nil, http.StatusNotFound, "not_found")
+	for _, r := range []struct{ method, path, allow string }{
+		{"PUT", "/v1/test/credentials", "GET, POST, DELETE"},
+		{"GET", "/v1/test/uv", "POST, DELETE"},
+		{"GET", "/v1/test/credentials/abc", "DELETE"},
+	} {
+		ts.wantMethodNotAllowed(t, r.method, r.path, r.allow)
 	}
 }
 
