@@ -2,6 +2,13 @@ package daemon_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"net"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -14,8 +21,10 @@ import (
 // The socket path against the in-process path, in the same run: a daemon
 // with the file keystore and --uv approve, one credential, GetAssertion
 // with uv. Target (issue 3): the socket costs at most 1.3× in-process.
+// The Floor benchmarks measure what a bare Unix socket costs around one
+// signature on the same machine, which no socket path can beat.
 //
-//	go test -run '^$' -bench GetAssertion -count 5 ./internal/daemon
+//	go test -run '^$' -bench 'GetAssertion|Ping|Floor' -count 5 ./internal/daemon
 //
 // Both report round trips per second (wall clock) and the process's CPU
 // time per operation, client and daemon together. On a loaded machine the
@@ -95,6 +104,83 @@ func BenchmarkSocketPing(b *testing.B) {
 		}
 	}
 	reportRates(b, cpu)
+}
+
+// The floor of any socket path on this machine, in the same run: a bare
+// Unix-socket echo (no CTAPHID, no CBOR, no provider) whose server makes one
+// P-256 signature per request, beside the signature alone. Their ratio is
+// what crossing a socket costs around a signature here with nothing else:
+// two system calls each way and two goroutines woken on other cores.
+
+// BenchmarkFloorSign: one ECDSA P-256 signature of a SHA-256 digest, the
+// core of an assertion.
+func BenchmarkFloorSign(b *testing.B) {
+	k := floorKey(b)
+	cpu := cpuTime()
+	for b.Loop() {
+		floorSign(b, k)
+	}
+	reportRates(b, cpu)
+}
+
+// BenchmarkFloorUnixEchoSign: a 192-byte request over a Unix socket, one
+// signature, a 320-byte reply: the sizes, in CTAPHID reports, of the
+// GetAssertion of the socket benchmark and its reply.
+func BenchmarkFloorUnixEchoSign(b *testing.B) {
+	k := floorKey(b)
+	l, err := net.Listen("unix", filepath.Join(b.TempDir(), "echo.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, resp := make([]byte, 192), make([]byte, 320)
+		for {
+			if _, err := io.ReadFull(c, req); err != nil {
+				return
+			}
+			floorSign(b, k)
+			if _, err := c.Write(resp); err != nil {
+				return
+			}
+		}
+	}()
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	req, resp := make([]byte, 192), make([]byte, 320)
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := io.ReadFull(c, resp); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu)
+}
+
+func floorKey(b *testing.B) *ecdsa.PrivateKey {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return k
+}
+
+func floorSign(b *testing.B, k *ecdsa.PrivateKey) {
+	digest := sha256.Sum256([]byte("authenticatorData || clientDataHash"))
+	if _, err := ecdsa.SignASN1(rand.Reader, k, digest[:]); err != nil {
+		b.Error(err)
+	}
 }
 
 func reportRates(b *testing.B, cpuBefore time.Duration) {
