@@ -100,13 +100,20 @@ func (db *DB) remove(e *entry) {
 
 // Credential returns a copy of one record, or [ErrNotFound].
 func (db *DB) Credential(id []byte) (*Record, error) {
-	e, err := db.loaded(id)
+	e, err := db.lookup(id)
 	if err != nil {
+		return nil, err
+	}
+	if r, loaded, err := tryClone(e); loaded {
+		return r, err
+	}
+	if err := db.ensureLoaded([]*entry{e}); err != nil {
 		return nil, err
 	}
 	return snapshot(e)
 }
 
+// snapshot copies the record of an entry that has been loaded.
 func snapshot(e *entry) (*Record, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -114,6 +121,21 @@ func snapshot(e *entry) (*Record, error) {
 		return nil, ErrNotFound
 	}
 	return e.rec.Clone(), nil
+}
+
+// tryClone is snapshot in one visit to the entry whether or not it is
+// loaded; loaded is false, and nothing returned, if its record is not
+// decoded yet.
+func tryClone(e *entry) (r *Record, loaded bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	switch {
+	case e.gone:
+		return nil, true, ErrNotFound
+	case e.rec == nil:
+		return nil, false, nil
+	}
+	return e.rec.Clone(), true, nil
 }
 
 // Credentials returns copies of the records of one RP (by SHA-256 of its
@@ -124,6 +146,9 @@ func (db *DB) Credentials(rpIDHash *[32]byte) ([]*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A first pass over the entries, then the copies: the entries' cache
+	// misses overlap in the first, which a pass that copied as it went
+	// would take one after another.
 	if err := db.ensureLoaded(es); err != nil {
 		return nil, err
 	}
@@ -157,17 +182,23 @@ func (db *DB) collect(rpIDHash *[32]byte, create bool) (es []*entry, complete bo
 	if db.closed {
 		return nil, false, ErrClosed
 	}
-	var slots []int32
-	if rpIDHash != nil {
-		slots = db.idx.ofRP(rpIDHash)
-	} else {
-		slots = db.idx.all()
+	if rpIDHash == nil {
+		slots := db.idx.all()
+		es = make([]*entry, len(slots))
+		for i, s := range slots {
+			if es[i] = db.entryAt(s, create); es[i] == nil {
+				return nil, false, nil
+			}
+		}
+		return es, true, nil
 	}
-	es = make([]*entry, len(slots))
-	for i, s := range slots {
-		if es[i] = db.entryAt(s, create); es[i] == nil {
+	es = make([]*entry, 0, 8) // most RPs have a few credentials here
+	for s := db.idx.firstOfRP(rpIDHash); s != noSlot; s = db.idx.nextOfRP(s) {
+		e := db.entryAt(s, create)
+		if e == nil {
 			return nil, false, nil
 		}
+		es = append(es, e)
 	}
 	return es, true, nil
 }

@@ -13,22 +13,27 @@ import (
 // entry is one credential in memory, made at its first use. Open builds
 // only the ramIndex, from the index bucket alone, so it stays fast with
 // many credentials; the record is decoded on first use and then kept.
+//
+// What lookups and NextCounter read comes first, and the entry fills a
+// 128-byte size class, so those fields share one aligned cache line.
 type entry struct {
+	mu          sync.Mutex
+	rec         *Record      // nil until first use; rec.Counter is the last counter handed out
+	gone        bool         // deleted, or wiped by Reset
+	dirty       bool         // LastUsed not yet stored; the entry is in DB.dirty
+	ceiling     uint32       // durable reservation: counters up to it may be handed out
+	reserved    uint32       // highest reservation submitted; every stored copy carries it
+	window      uint32       // size of the last reservation
+	reserving   *reservation // the reservation in flight, if any
+	lastReserve time.Time    // when it started
+
 	id   string
 	slot int32  // in DB.idx; fixed once the entry is visible
 	seq  uint64 // key in the creds bucket; fixed
 
 	wmu sync.Mutex // held by Update and Delete across their commit
 
-	mu          sync.Mutex
-	rec         *Record      // nil until first use; rec.Counter is the last counter handed out
-	ceiling     uint32       // durable reservation: counters up to it may be handed out
-	reserved    uint32       // highest reservation submitted; every stored copy carries it
-	reserving   *reservation // the reservation in flight, if any
-	window      uint32       // size of the last reservation
-	lastReserve time.Time    // when it started
-	dirty       bool         // LastUsed not yet stored; the entry is in DB.dirty
-	gone        bool         // deleted, or wiped by Reset
+	_ [24]byte // to 128 bytes: see above
 }
 
 // loadIndex builds the ramIndex from the index bucket, sized by a first

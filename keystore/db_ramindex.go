@@ -15,28 +15,46 @@ import (
 // starts in byRP. Slots are never reused: a deleted credential's slot is
 // unlinked and marked gone.
 //
+// A lookup by ID with many credentials is a chain of cache misses, each
+// address read from the line before: it reads one table line and one slot
+// line. A table entry carries part of the ID's hash, so probing past other
+// IDs rarely touches their slots, and a slot holds the head of its ID, so
+// an ID of up to idHeadLen bytes is compared without reading ids. What
+// only changes or RP lookups read (the rpIdHash) is kept apart.
+//
 // ramIndex does no locking; DB.mu guards it.
 type ramIndex struct {
 	hash  func(id []byte) uint64 // maphash; tests force collisions
-	table []int32                // slot+1 by ID hash; 0 is empty
+	table []uint64               // tableEntry by ID hash; 0 is empty
 	slots []slot
+	rps   [][32]byte         // rpIdHash by slot
 	ids   []byte             // the IDs, back to back
 	byRP  map[[32]byte]int32 // rpIdHash → first slot of the RP
 	live  int
 }
 
-// slot is one credential in the index.
+// idHeadLen is how much of an ID a slot holds: all of the 32-byte IDs
+// passkeyd makes, and of the 16-byte minimum.
+const idHeadLen = 32
+
+// slot is one credential in the index: one cache line.
 type slot struct {
 	hash   uint64 // of the ID
 	seq    uint64 // key of the record in the creds bucket
-	rpHash [32]byte
 	idOff  uint32
 	idLen  uint16
 	gone   bool
-	nextRP int32 // next slot of the same RP, or noSlot
+	nextRP int32           // next slot of the same RP, or noSlot
+	idHead [idHeadLen]byte // the ID's first bytes
 }
 
 const noSlot = -1
+
+// tableEntry packs slot s and the high half of its ID's hash.
+func tableEntry(s int32, hash uint64) uint64 { return hash&^0xffffffff | uint64(uint32(s+1)) }
+
+// entrySlot is the slot of a non-empty table entry.
+func entrySlot(v uint64) int32 { return int32(uint32(v)) - 1 }
 
 // newRAMIndex returns an index with room for n credentials of nRP RPs
 // whose IDs take idBytes.
@@ -48,8 +66,9 @@ func newRAMIndex(n, nRP, idBytes int) *ramIndex {
 	}
 	return &ramIndex{
 		hash:  func(id []byte) uint64 { return maphash.Bytes(seed, id) },
-		table: make([]int32, size),
+		table: make([]uint64, size),
 		slots: make([]slot, 0, n),
+		rps:   make([][32]byte, 0, n),
 		ids:   make([]byte, 0, idBytes),
 		byRP:  make(map[[32]byte]int32, nRP),
 	}
@@ -62,7 +81,7 @@ func (x *ramIndex) id(s int32) []byte {
 }
 
 // rpHash returns the rpIdHash of slot s.
-func (x *ramIndex) rpHash(s int32) [32]byte { return x.slots[s].rpHash }
+func (x *ramIndex) rpHash(s int32) [32]byte { return x.rps[s] }
 
 // find returns the slot of id, or noSlot.
 func (x *ramIndex) find(id []byte) int32 {
@@ -73,10 +92,23 @@ func (x *ramIndex) find(id []byte) int32 {
 		if v == 0 {
 			return noSlot
 		}
-		if s := v - 1; x.slots[s].hash == h && bytes.Equal(x.id(s), id) {
-			return s
+		if (v^h)>>32 == 0 && x.holds(entrySlot(v), h, id) {
+			return entrySlot(v)
 		}
 	}
+}
+
+// holds reports whether slot s is id's, whose hash is h.
+func (x *ramIndex) holds(s int32, h uint64, id []byte) bool {
+	sl := &x.slots[s]
+	if sl.hash != h || int(sl.idLen) != len(id) {
+		return false
+	}
+	head := min(len(id), idHeadLen)
+	if !bytes.Equal(sl.idHead[:head], id[:head]) {
+		return false
+	}
+	return head == len(id) || bytes.Equal(x.id(s)[head:], id[head:])
 }
 
 // add indexes a credential that is not indexed yet and returns its slot.
@@ -97,7 +129,7 @@ func (x *ramIndex) add(id []byte, rpHash [32]byte, seq uint64) int32 {
 func (x *ramIndex) addSorted(id []byte, rpHash [32]byte, seq uint64) {
 	s := x.push(id, rpHash, seq)
 	x.slots[s].nextRP = noSlot
-	if s > 0 && x.slots[s-1].rpHash == rpHash {
+	if s > 0 && x.rps[s-1] == rpHash {
 		x.slots[s-1].nextRP = s
 	} else {
 		x.byRP[rpHash] = s
@@ -110,7 +142,9 @@ func (x *ramIndex) push(id []byte, rpHash [32]byte, seq uint64) int32 {
 		x.grow()
 	}
 	s := int32(len(x.slots))
-	x.slots = append(x.slots, slot{hash: x.hash(id), seq: seq, rpHash: rpHash, idOff: uint32(len(x.ids)), idLen: uint16(len(id))})
+	x.slots = append(x.slots, slot{hash: x.hash(id), seq: seq, idOff: uint32(len(x.ids)), idLen: uint16(len(id))})
+	copy(x.slots[s].idHead[:], id)
+	x.rps = append(x.rps, rpHash)
 	x.ids = append(x.ids, id...)
 	x.place(s)
 	x.live++
@@ -119,16 +153,17 @@ func (x *ramIndex) push(id []byte, rpHash [32]byte, seq uint64) int32 {
 
 // place puts slot s at the first free position from its home.
 func (x *ramIndex) place(s int32) {
+	h := x.slots[s].hash
 	mask := uint64(len(x.table) - 1)
-	i := x.slots[s].hash & mask
+	i := h & mask
 	for x.table[i] != 0 {
 		i = (i + 1) & mask
 	}
-	x.table[i] = s + 1
+	x.table[i] = tableEntry(s, h)
 }
 
 func (x *ramIndex) grow() {
-	x.table = make([]int32, 2*len(x.table))
+	x.table = make([]uint64, 2*len(x.table))
 	for s := range x.slots {
 		if !x.slots[s].gone {
 			x.place(int32(s))
@@ -152,12 +187,12 @@ func (x *ramIndex) remove(s int32) {
 func (x *ramIndex) unplace(s int32) {
 	mask := uint64(len(x.table) - 1)
 	i := x.slots[s].hash & mask
-	for x.table[i] != s+1 {
+	for entrySlot(x.table[i]) != s {
 		i = (i + 1) & mask
 	}
 	x.table[i] = 0
 	for j := (i + 1) & mask; x.table[j] != 0; j = (j + 1) & mask {
-		home := x.slots[x.table[j]-1].hash & mask
+		home := x.slots[entrySlot(x.table[j])].hash & mask
 		if (j-home)&mask >= (j-i)&mask { // the gap at i lies between its home and j
 			x.table[i], x.table[j] = x.table[j], 0
 			i = j
@@ -168,7 +203,7 @@ func (x *ramIndex) unplace(s int32) {
 // moveRP files slot s under another RP.
 func (x *ramIndex) moveRP(s int32, rpHash [32]byte) {
 	x.unlinkRP(s)
-	x.slots[s].rpHash = rpHash
+	x.rps[s] = rpHash
 	next, ok := x.byRP[rpHash]
 	if !ok {
 		next = noSlot
@@ -178,7 +213,7 @@ func (x *ramIndex) moveRP(s int32, rpHash [32]byte) {
 }
 
 func (x *ramIndex) unlinkRP(s int32) {
-	rp := x.slots[s].rpHash
+	rp := x.rps[s]
 	head := x.byRP[rp]
 	next := x.slots[s].nextRP
 	if head == s {
@@ -197,14 +232,21 @@ func (x *ramIndex) unlinkRP(s int32) {
 	}
 }
 
+// firstOfRP returns the first slot of one RP, or noSlot; nextOfRP the
+// one after s.
+func (x *ramIndex) firstOfRP(rpHash *[32]byte) int32 {
+	if s, ok := x.byRP[*rpHash]; ok {
+		return s
+	}
+	return noSlot
+}
+
+func (x *ramIndex) nextOfRP(s int32) int32 { return x.slots[s].nextRP }
+
 // ofRP returns the slots of one RP.
 func (x *ramIndex) ofRP(rpHash *[32]byte) []int32 {
-	s, ok := x.byRP[*rpHash]
-	if !ok {
-		return nil
-	}
 	var out []int32
-	for ; s != noSlot; s = x.slots[s].nextRP {
+	for s := x.firstOfRP(rpHash); s != noSlot; s = x.nextOfRP(s) {
 		out = append(out, s)
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	mrand "math/rand/v2"
 	"slices"
 	"testing"
+	"unsafe"
 )
 
 func TestRAMIndex(t *testing.T) {
@@ -154,5 +155,51 @@ func TestRAMIndexSortedLoad(t *testing.T) {
 	x.add([]byte{9}, a, 9)
 	if got := x.ofRP(&a); !slices.Equal(got, []int32{5, 0, 2}) {
 		t.Errorf("RP a after changes: %v", got)
+	}
+}
+
+// TestRAMIndexLongIDs: IDs longer than a slot's head are told apart by
+// their tails, and IDs that share a head by their lengths, even when every
+// hash collides.
+func TestRAMIndexLongIDs(t *testing.T) {
+	head := bytes.Repeat([]byte{'h'}, idHeadLen)
+	ids := [][]byte{
+		head[:16],
+		head,
+		append(slices.Clone(head), 'a'),
+		append(slices.Clone(head), 'b'),
+		append(append(slices.Clone(head), bytes.Repeat([]byte{'t'}, 200)...), 'a'),
+		append(append(slices.Clone(head), bytes.Repeat([]byte{'t'}, 200)...), 'b'),
+	}
+	x := newRAMIndex(0, 0, 0)
+	x.hash = func([]byte) uint64 { return 42 }
+	for i, id := range ids {
+		x.add(id, [32]byte{1}, uint64(i))
+	}
+	for i, id := range ids {
+		if s := x.find(id); s != int32(i) || !bytes.Equal(x.id(s), id) {
+			t.Errorf("find %q: slot %d, want %d", id, s, i)
+		}
+	}
+	for _, unknown := range [][]byte{head[:31], append(slices.Clone(head), 'c'), append(slices.Clone(ids[4]), 'x')} {
+		if s := x.find(unknown); s != noSlot {
+			t.Errorf("find %q: slot %d, want none", unknown, s)
+		}
+	}
+}
+
+// A slot is one cache line: a lookup by ID reads one. An entry fills the
+// 128-byte size class, so that its first 64 bytes, which lookups and
+// NextCounter read, are one aligned line.
+func TestLookupLineSizes(t *testing.T) {
+	if size := unsafe.Sizeof(slot{}); size != 64 {
+		t.Errorf("a slot takes %d bytes, want 64", size)
+	}
+	var e entry
+	if size := unsafe.Sizeof(e); size != 128 {
+		t.Errorf("an entry takes %d bytes, want 128", size)
+	}
+	if end := unsafe.Offsetof(e.lastReserve) + unsafe.Sizeof(e.lastReserve); end > 64 {
+		t.Errorf("the fields lookups read end at byte %d, past the first line", end)
 	}
 }
