@@ -31,7 +31,7 @@ type TestCredential struct {
 
 // Errors of the test controls.
 var (
-	ErrNoImport = errors.New("provider: this keystore cannot import keys (the tpm backend creates them inside the TPM)")
+	ErrNoImport = errors.New("provider: this keystore cannot import keys (its sealer has no ImportKey)")
 	ErrNoExport = errors.New("provider: private keys can be read back only from the memory keystore or a store started with --allow-export")
 )
 
