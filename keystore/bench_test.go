@@ -1,7 +1,6 @@
 package keystore
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -119,10 +117,8 @@ func fakeRecords(n int, rps *[][32]byte) []*Record {
 // bulkLoad inserts in key order: bbolt splits nodes only at commit, so
 // random inserts into one big transaction would be quadratic.
 func bulkLoad(tx *bolt.Tx, recs []*Record) error {
-	creds, index := tx.Bucket(bucketCreds), tx.Bucket(bucketIndex)
-	creds.FillPercent = 0.9
-	type indexed struct{ key, seq []byte }
-	entries := make([]indexed, 0, len(recs))
+	creds, ids := tx.Bucket(bucketCreds), tx.Bucket(bucketIDs)
+	creds.FillPercent, ids.FillPercent = 0.9, 0.9
 	for i, r := range recs {
 		v, err := encodeRecord(r)
 		if err != nil {
@@ -133,18 +129,11 @@ func bulkLoad(tx *bolt.Tx, recs []*Record) error {
 			return err
 		}
 		h := r.RPIDHash()
-		entries = append(entries, indexed{indexKey(&h, r.ID), seq})
-	}
-	if err := creds.SetSequence(uint64(len(recs))); err != nil {
-		return err
-	}
-	slices.SortFunc(entries, func(a, b indexed) int { return bytes.Compare(a.key, b.key) })
-	for _, e := range entries {
-		if err := index.Put(e.key, e.seq); err != nil {
+		if err := ids.Put(seq, indexValue(&h, r.ID)); err != nil {
 			return err
 		}
 	}
-	return nil
+	return creds.SetSequence(uint64(len(recs)))
 }
 
 // openFixture writes the fixture to a fresh state directory and opens it.

@@ -57,23 +57,21 @@ func (db *DB) claim(id []byte) error {
 }
 
 // insertRecord stores an encoded record under the next sequence number
-// and indexes it. Uniqueness of IDs across RPs is the caller's (DB.claim).
+// and indexes it, both at the end of their buckets. Uniqueness of IDs is
+// the caller's (DB.claim): the in-memory index holds every ID.
 func insertRecord(tx *bolt.Tx, id []byte, rpHash *[32]byte, v []byte) (uint64, error) {
-	index := tx.Bucket(bucketIndex)
-	key := indexKey(rpHash, id)
-	if index.Get(key) != nil {
-		return 0, ErrExists
-	}
-	creds := tx.Bucket(bucketCreds)
+	creds, ids := tx.Bucket(bucketCreds), tx.Bucket(bucketIDs)
 	creds.FillPercent = 0.9 // keys only grow: pages split at the end can be nearly full
+	ids.FillPercent = 0.9
 	seq, err := creds.NextSequence()
 	if err != nil {
 		return 0, err
 	}
-	if err := creds.Put(seqKey(seq), v); err != nil {
+	key := seqKey(seq)
+	if err := creds.Put(key, v); err != nil {
 		return 0, err
 	}
-	return seq, index.Put(key, seqKey(seq))
+	return seq, ids.Put(key, indexValue(rpHash, id))
 }
 
 // add makes a committed entry visible.
@@ -246,13 +244,16 @@ func (db *DB) Update(id []byte, fn func(*Record) error) error {
 		func() { db.applyUpdate(e, next) })
 }
 
-// writeUpdate stores next with e's live counter state and moves the index
-// entry if the RP changed.
+// writeUpdate stores next with e's live counter state and refiles it in
+// the ids bucket if the RP changed.
 func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
-	b, key := tx.Bucket(bucketCreds), seqKey(e.seq)
-	if b.Get(key) == nil {
+	key := seqKey(e.seq)
+	iv := indexedAs(tx, key, next.ID)
+	if iv == nil {
 		return ErrNotFound
 	}
+	h := next.RPIDHash()
+	moved := !bytes.Equal(iv[:32], h[:])
 	e.mu.Lock()
 	e.reserved = max(e.reserved, next.Counter)
 	stored := *next
@@ -263,21 +264,23 @@ func (db *DB) writeUpdate(tx *bolt.Tx, e *entry, next *Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Put(key, v); err != nil {
+	if err := tx.Bucket(bucketCreds).Put(key, v); err != nil {
 		return err
 	}
-	old, err := db.rpHashOf(e)
-	if err != nil {
-		return err
-	}
-	if h := next.RPIDHash(); h != old {
-		idx := tx.Bucket(bucketIndex)
-		if err := idx.Delete(indexKey(&old, next.ID)); err != nil {
-			return err
-		}
-		return idx.Put(indexKey(&h, next.ID), key)
+	if moved {
+		return tx.Bucket(bucketIDs).Put(key, indexValue(&h, next.ID))
 	}
 	return nil
+}
+
+// indexedAs returns the ids entry under key if it is id's, or nil: after a
+// Reset, which restarts the sequence, key may name another credential.
+func indexedAs(tx *bolt.Tx, key, id []byte) []byte {
+	v := tx.Bucket(bucketIDs).Get(key)
+	if len(v) <= 32 || !bytes.Equal(v[32:], id) {
+		return nil
+	}
+	return v
 }
 
 // applyUpdate installs next in memory, keeping the counter and last use
@@ -304,19 +307,15 @@ func (db *DB) Delete(id []byte) error {
 	}
 	e.wmu.Lock()
 	defer e.wmu.Unlock()
-	h, err := db.rpHashOf(e)
-	if err != nil {
-		return err
-	}
 	return db.commits.submit(func(tx *bolt.Tx) error {
-		b, key := tx.Bucket(bucketCreds), seqKey(e.seq)
-		if b.Get(key) == nil {
+		key := seqKey(e.seq)
+		if indexedAs(tx, key, id) == nil {
 			return ErrNotFound
 		}
-		if err := b.Delete(key); err != nil {
+		if err := tx.Bucket(bucketCreds).Delete(key); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketIndex).Delete(indexKey(&h, id))
+		return tx.Bucket(bucketIDs).Delete(key)
 	}, func() { db.remove(e) })
 }
 

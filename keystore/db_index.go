@@ -11,7 +11,7 @@ import (
 )
 
 // entry is one credential in memory, made at its first use. Open builds
-// only the ramIndex, from the index bucket alone, so it stays fast with
+// only the ramIndex, from the ids bucket alone, so it stays fast with
 // many credentials; the record is decoded on first use and then kept.
 //
 // What lookups and NextCounter read comes first, and the entry fills a
@@ -36,28 +36,25 @@ type entry struct {
 	_ [24]byte // to 128 bytes: see above
 }
 
-// loadIndex builds the ramIndex from the index bucket, sized by a first
-// pass over the keys so that nothing grows while loading.
+// loadIndex builds the ramIndex from the ids bucket, sized by a first
+// pass so that only byRP grows while loading: counting RPs would take a
+// map of its own, and presizing byRP measured no faster.
 func (db *DB) loadIndex(tx *bolt.Tx) error {
-	b := tx.Bucket(bucketIndex)
-	var n, nRP, idBytes int
-	var last []byte
+	b := tx.Bucket(bucketIDs)
+	var n, idBytes int
 	err := b.ForEach(func(k, v []byte) error {
-		if len(k) <= 32 || len(k) > 32+maxCredentialIDLen || len(v) != 8 {
+		if len(k) != 8 || len(v) <= 32 || len(v) > 32+maxCredentialIDLen {
 			return fmt.Errorf("keystore: damaged index entry %x", k)
 		}
-		if last == nil || !bytes.Equal(last, k[:32]) {
-			nRP++
-		}
-		n, idBytes, last = n+1, idBytes+len(k)-32, k[:32]
+		n, idBytes = n+1, idBytes+len(v)-32
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	db.idx = newRAMIndex(n, nRP, idBytes)
+	db.idx = newRAMIndex(n, 0, idBytes)
 	err = b.ForEach(func(k, v []byte) error {
-		db.idx.addSorted(k[32:], [32]byte(k[:32]), binary.BigEndian.Uint64(v))
+		db.idx.add(v[32:], [32]byte(v[:32]), binary.BigEndian.Uint64(k))
 		return nil
 	})
 	db.entries = make([]*entry, len(db.idx.slots))
@@ -99,19 +96,6 @@ func (db *DB) entryAt(s int32, create bool) *entry {
 		db.entries[s] = e
 	}
 	return e
-}
-
-// rpHashOf returns the rpIdHash under which e is indexed.
-func (db *DB) rpHashOf(e *entry) ([32]byte, error) {
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	e.mu.Lock()
-	gone := e.gone
-	e.mu.Unlock()
-	if gone { // after a Reset, e.slot may name a slot of the new index
-		return [32]byte{}, ErrNotFound
-	}
-	return db.idx.rpHash(e.slot), nil
 }
 
 // loaded finds the entry of id and makes sure its record is decoded.

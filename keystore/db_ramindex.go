@@ -123,19 +123,6 @@ func (x *ramIndex) add(id []byte, rpHash [32]byte, seq uint64) int32 {
 	return s
 }
 
-// addSorted is add for a load in rpIdHash order, as the index bucket
-// iterates: an RP's chain grows at its tail, so byRP is written once per RP.
-// It must not be mixed with other changes.
-func (x *ramIndex) addSorted(id []byte, rpHash [32]byte, seq uint64) {
-	s := x.push(id, rpHash, seq)
-	x.slots[s].nextRP = noSlot
-	if s > 0 && x.rps[s-1] == rpHash {
-		x.slots[s-1].nextRP = s
-	} else {
-		x.byRP[rpHash] = s
-	}
-}
-
 // push appends a slot and enters it in the table.
 func (x *ramIndex) push(id []byte, rpHash [32]byte, seq uint64) int32 {
 	if 2*(x.live+1) > len(x.table) {

@@ -139,21 +139,23 @@ func checkRAMIndex(t *testing.T, x *ramIndex, ref map[string]int32, rpOf map[int
 	}
 }
 
-func TestRAMIndexSortedLoad(t *testing.T) {
-	x := newRAMIndex(5, 2, 10)
+// TestRAMIndexLoadInSeqOrder: a load in sequence order, as the ids bucket
+// iterates, interleaves RPs; each RP's chain starts at its newest slot.
+func TestRAMIndexLoadInSeqOrder(t *testing.T) {
+	x := newRAMIndex(5, 0, 10)
 	a, b := [32]byte{1}, [32]byte{2}
-	for i, rp := range [][32]byte{a, a, a, b, b} {
-		x.addSorted([]byte{byte(i), 0}, rp, uint64(i))
+	for i, rp := range [][32]byte{a, b, a, a, b} {
+		x.add([]byte{byte(i), 0}, rp, uint64(i+1))
 	}
-	if got := x.ofRP(&a); !slices.Equal(got, []int32{0, 1, 2}) {
+	if got := x.ofRP(&a); !slices.Equal(got, []int32{3, 2, 0}) {
 		t.Errorf("RP a: %v", got)
 	}
-	if got := x.ofRP(&b); !slices.Equal(got, []int32{3, 4}) {
+	if got := x.ofRP(&b); !slices.Equal(got, []int32{4, 1}) {
 		t.Errorf("RP b: %v", got)
 	}
-	x.remove(1)
+	x.remove(2)
 	x.add([]byte{9}, a, 9)
-	if got := x.ofRP(&a); !slices.Equal(got, []int32{5, 0, 2}) {
+	if got := x.ofRP(&a); !slices.Equal(got, []int32{5, 3, 0}) {
 		t.Errorf("RP a after changes: %v", got)
 	}
 }

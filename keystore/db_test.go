@@ -114,7 +114,7 @@ func TestMigrationFailureLeavesFileUntouched(t *testing.T) {
 	bdb, _ = bolt.Open(filepath.Join(dir, DBFile), 0o600, nil)
 	defer bdb.Close()
 	bdb.View(func(tx *bolt.Tx) error {
-		if tx.Bucket(bucketMeta) != nil || tx.Bucket(bucketIndex) != nil {
+		if tx.Bucket(bucketMeta) != nil || tx.Bucket(bucketIndexV1) != nil || tx.Bucket(bucketIDs) != nil {
 			t.Error("a failed migration left part of its work behind")
 		}
 		return nil
