@@ -12,6 +12,7 @@ import (
 func TestTimeoutWaitsForBufferedReports(t *testing.T) {
 	sink := &replySink{}
 	e := newEngine(fuzzHandler{}, slog.New(slog.DiscardHandler))
+	t.Cleanup(e.stop) // ends the watchdog
 	e.msgTimeout = 30 * time.Millisecond
 	d := e.newDevice(sink.send)
 	defer d.close()

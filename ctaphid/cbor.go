@@ -38,6 +38,7 @@ func (d *device) startCBOR(cid uint32, req []byte) {
 	ctx, cancel := context.WithCancel(context.WithValue(d.ctx, channelKey{}, cid))
 	t := &transaction{cid: cid, cancel: cancel}
 	d.txn = t
+	d.e.watchBegin(d)
 	job := cborJob{ctx: ctx, t: t, req: bytes.Clone(req)}
 	if d.inline {
 		d.pending = &job
@@ -97,13 +98,11 @@ func (d *device) becomeIdle(w worker) bool {
 	return true
 }
 
-// runCBOR calls the Handler, sending KEEPALIVE meanwhile
-// (CTAP 2.1 §11.2.9.1.7), then sends its reply. The Handler runs on this
-// goroutine and the keepalives come from the device's timer: a request
-// costs no goroutine of its own and no timer.
+// runCBOR calls the Handler, then sends its reply. The Handler runs on this
+// goroutine and the watchdog sends KEEPALIVE meanwhile (watch.go): a
+// request costs no goroutine of its own and no timer.
 func (d *device) runCBOR(ctx context.Context, t *transaction, req []byte) {
 	defer t.cancel()
-	d.ka.Reset(d.e.keepalive)
 	resp := d.callHandler(ctx, t, req)
 	d.finish(t, resp)
 }
@@ -122,10 +121,11 @@ func (d *device) callHandler(ctx context.Context, t *transaction, req []byte) (r
 }
 
 // keepaliveTick tells the host that the request in flight still runs, and
-// whether the user is being asked, then waits for the next tick. A tick
-// that races with the reply finds no request and stops; one that finds the
-// next request sends it an early KEEPALIVE, which hosts accept.
-func (d *device) keepaliveTick() {
+// whether the user is being asked (CTAP 2.1 §11.2.9.1.7); the watchdog
+// calls it when one is due. A tick that races with the reply finds no
+// request; one that finds the next request sends it an early KEEPALIVE,
+// which hosts accept.
+func (d *device) keepaliveTick(now int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t := d.txn
@@ -137,7 +137,7 @@ func (d *device) keepaliveTick() {
 		status = StatusUPNeeded
 	}
 	d.reply(t.cid, CmdKeepalive, []byte{status})
-	d.ka.Reset(d.e.keepalive)
+	d.flight.kaDue.Store(now + int64(d.e.keepalive))
 }
 
 // finish sends the Handler's reply with command byte CTAPHID_CBOR, unless
@@ -149,7 +149,7 @@ func (d *device) finish(t *transaction, resp []byte) {
 		return
 	}
 	d.txn = nil
-	d.ka.Stop()
+	d.watchEnd()
 	if len(resp) == 0 || len(resp) > MaxMessageSize {
 		d.e.log.Error("ctaphid handler reply unusable", cidAttr(t.cid), "len", len(resp))
 		d.sendError(t.cid, ErrOther)
@@ -164,5 +164,6 @@ func (d *device) abandonTransaction() {
 	if d.txn != nil {
 		d.txn.cancel()
 		d.txn = nil
+		d.watchEnd()
 	}
 }

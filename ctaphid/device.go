@@ -7,7 +7,6 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // device is one host handle: a socket connection, or the uhid device shared
@@ -29,7 +28,9 @@ type device struct {
 	send   func(msg []byte) bool // whole reports back to back; false: the transport is gone or overrun
 	ctx    context.Context       // parent of every request's context
 	cancel context.CancelFunc
-	inline bool // receive returns CBOR requests instead of starting them
+	inline bool     // receive returns CBOR requests instead of starting them
+	slow   func()   // if set, the watchdog calls it once a request has run for a while
+	flight inFlight // the request in flight, as the watchdog sees it
 
 	mu       sync.Mutex
 	closed   bool
@@ -37,12 +38,9 @@ type device struct {
 	clock    uint64
 	asm      *assembly    // the message being reassembled: nil or &spare
 	spare    assembly     // reused from message to message, buffer included
-	deadline time.Time    // for the next packet of asm
-	timer    *time.Timer  // fires expire; made once, reset per packet
 	txn      *transaction // the CBOR request in flight
 	pending  *cborJob     // an inline device's request for receive to return
 	out      []byte       // the message being sent, as reports
-	ka       *time.Timer  // KEEPALIVE while a request runs; made once
 	idle     worker       // waits for the next CBOR request; closed by close
 	backlog  atomic.Bool  // the transport holds whole reports not yet received
 }
@@ -70,8 +68,7 @@ func (e *engine) newDevice(send func(msg []byte) bool) *device {
 		e: e, send: send, ctx: ctx, cancel: cancel,
 		channels: make(map[uint32]uint64),
 	}
-	d.ka = time.AfterFunc(time.Hour, d.keepaliveTick)
-	d.ka.Stop()
+	e.watch.add(d)
 	return d
 }
 
@@ -106,7 +103,8 @@ func (d *device) close() {
 	}
 	d.closed = true
 	d.cancel()
-	d.ka.Stop()
+	d.e.watch.remove(d)
+	d.watchEnd()
 	d.abortMessage()
 	d.txn = nil
 	if d.idle != nil {
@@ -271,30 +269,26 @@ func (d *device) contPacket(r *Report) {
 	d.dispatch(cid, cmd, msg)
 }
 
-// armTimeout (re)starts the wait for the next packet of the message.
+// armTimeout (re)starts the wait for the next packet of the message; the
+// watchdog calls expire when it passes (watch.go).
 func (d *device) armTimeout() {
-	d.deadline = time.Now().Add(d.e.msgTimeout)
-	if d.timer == nil {
-		d.timer = time.AfterFunc(d.e.msgTimeout, d.expire)
-		return
-	}
-	d.timer.Reset(d.e.msgTimeout)
+	d.e.watchMessage(d)
 }
 
 // expire answers ERR_MSG_TIMEOUT when a message stalled (CTAP 2.1 §11.2.5.2).
-// A timer that fired before it was reset, or for a message that has ended,
-// finds the deadline still ahead or no message, and does nothing.
-func (d *device) expire() {
+// The watchdog calls it once the message's deadline has passed; a message
+// that has ended or received a packet since is left alone.
+func (d *device) expire(now int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.closed || d.asm == nil || time.Now().Before(d.deadline) {
+	if d.closed || d.asm == nil || now < d.flight.msgDue.Load() {
 		return
 	}
 	if d.backlog.Load() {
 		// The next packets have arrived and wait in the transport's buffer:
 		// the message did not stall, its reader is only behind (a loaded
 		// machine). Wait for it rather than time the host out.
-		d.timer.Reset(d.e.msgTimeout)
+		d.e.watchMessage(d)
 		return
 	}
 	cid := d.asm.cid
@@ -308,7 +302,7 @@ func (d *device) abortMessage() {
 	if d.asm == nil {
 		return
 	}
-	d.timer.Stop()
+	d.flight.msgDue.Store(0)
 	d.asm = nil
 	if cap(d.spare.buf) > keptBuffer {
 		d.spare.buf = nil

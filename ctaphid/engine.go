@@ -41,17 +41,20 @@ type engine struct {
 	stopping bool           // no new tasks once set
 	tasks    sync.WaitGroup // running CBOR requests and winks
 	winking  atomic.Bool
+	watch    watchdog // KEEPALIVE and slow requests (watch.go)
 }
 
 func newEngine(h Handler, log *slog.Logger) *engine {
 	ctx, cancel := context.WithCancel(context.Background())
 	w, _ := h.(Winker)
-	return &engine{
+	e := &engine{
 		handler: h, winker: w, alloc: newAllocator(), log: log,
 		version: [3]byte{1, 0, 0}, msgTimeout: defaultMsgTimeout,
 		keepalive: defaultKeepaliveInterval, maxChannels: defaultMaxChannels,
 		ctx: ctx, cancel: cancel,
 	}
+	e.watch.init()
+	return e
 }
 
 // capabilities is the capability byte of the INIT response.

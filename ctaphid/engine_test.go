@@ -10,6 +10,7 @@ import (
 // freeing the least recently used idle one; closing it frees them all.
 func TestChannelEviction(t *testing.T) {
 	e := newEngine(fuzzHandler{}, slog.New(slog.DiscardHandler))
+	t.Cleanup(e.stop) // ends the watchdog
 	e.maxChannels = 3
 	sink := &replySink{}
 	d := e.newDevice(sink.send)

@@ -53,6 +53,7 @@ func FuzzReassembly(f *testing.F) {
 		}
 		e.tasks.Wait()
 		d.close()
+		e.stop() // ends the watchdog
 		if err := checkReplies(sink.reports(), used); err != nil {
 			t.Fatal(err)
 		}

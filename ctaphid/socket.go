@@ -19,9 +19,6 @@ const (
 	// socketBuffer lets one system call carry up to 16 reports: a whole
 	// CTAP request, instead of one call per 64 bytes.
 	socketBuffer = 16 * ReportSize
-	// handoverDelay is how long a CBOR request runs on the reading goroutine
-	// before another goroutine takes over reading (see conn.runInline).
-	handoverDelay = 10 * time.Millisecond
 )
 
 // Serve accepts connections on l, a stream listener such as the one
@@ -91,11 +88,12 @@ func (s *Server) isClosing() bool {
 // itself, so that a fast request (an assertion) costs no hand-off between
 // goroutines, and replies are written by whichever goroutine makes them,
 // under the device's lock, one system call per message. A request that runs
-// longer than handoverDelay (one that asks the user, a registration waiting
-// for the disk) hands reading over to a new goroutine, so that
-// CTAPHID_CANCEL, INIT and other channels are served meanwhile; the old
-// goroutine ends after the reply. Asking the user takes seconds, so a
-// CANCEL waits at most handoverDelay more than with a reader always ready.
+// longer than 10 ms (one that asks the user, a registration waiting for the
+// disk) hands reading over to a new goroutine when the watchdog finds it
+// (watch.go), so that CTAPHID_CANCEL, INIT and other channels are served
+// meanwhile; the old goroutine ends after the reply. Asking the user takes
+// seconds, so a CANCEL waits at most some 15 ms more than with a reader
+// always ready.
 type conn struct {
 	s       *Server
 	nc      net.Conn
@@ -104,8 +102,7 @@ type conn struct {
 	once    sync.Once
 	dropped atomic.Bool
 
-	state    atomic.Int32 // idle, running or handedOver: the reader's request
-	handover *time.Timer  // calls handOver; made once, reset per request
+	state atomic.Int32 // idle, running or handedOver: the reader's request
 }
 
 // conn.state values.
@@ -127,8 +124,7 @@ func (s *Server) startConn(nc net.Conn) {
 	c := &conn{s: s, nc: nc, br: bufio.NewReaderSize(nc, socketBuffer)}
 	c.dev = s.e.newDevice(c.send)
 	c.dev.inline = true
-	c.handover = time.AfterFunc(time.Hour, c.handOver)
-	c.handover.Stop()
+	c.dev.slow = c.handOver
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	go c.readLoop()
@@ -158,9 +154,7 @@ func (c *conn) readLoop() {
 // whether this goroutine still reads the connection afterwards.
 func (c *conn) runInline(job cborJob) bool {
 	c.state.Store(running)
-	c.handover.Reset(handoverDelay)
 	c.dev.run(job)
-	c.handover.Stop()
 	return c.state.CompareAndSwap(running, idle)
 }
 
@@ -201,7 +195,6 @@ func (c *conn) drop(why string, err error) {
 func (c *conn) finish() {
 	c.once.Do(func() {
 		c.dev.close()
-		c.handover.Stop()
 		closeQuietly(c.nc)
 	})
 }
