@@ -4,6 +4,7 @@
 #   provider-bench.txt   in-process GetAssertion/MakeCredential beside raw ECDSA
 #   keystore-bench.txt   lookups at 1k/10k/100k beside a plain map, open, group commit,
 #                        store GetAssertion/MakeCredential from 32 goroutines
+#   tpm-bench.txt        signing with a TPM-sealed key against swtpm's own TPM2_Sign
 #   daemon-bench.txt     socket vs in-process GetAssertion, PING, and the floor
 #                        (a bare Unix-socket echo around one signature)
 #   scaling-*.json       passkeyd bench against a daemon with 1k/10k/100k stored,
@@ -50,6 +51,7 @@ gobench() {
 if [ "$only" = all ] || [ "$only" = go ]; then
   gobench provider-bench -bench . -count 8 ./provider
   gobench keystore-bench -bench 'LookupByID|LookupByRP|Open|GroupCommit|GetAssertion|MakeCredential' -count 3 ./keystore
+  gobench tpm-bench -bench TPMSign -count 5 ./keystore
   gobench daemon-bench -bench 'GetAssertion|Ping|Floor' -benchtime 5000x -count 5 ./internal/daemon
 fi
 
