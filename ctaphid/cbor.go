@@ -124,12 +124,14 @@ func (d *device) callHandler(ctx context.Context, t *transaction, req []byte) (r
 // whether the user is being asked (CTAP 2.1 §11.2.9.1.7); the watchdog
 // calls it when one is due. A tick that races with the reply finds no
 // request; one that finds the next request sends it an early KEEPALIVE,
-// which hosts accept.
-func (d *device) keepaliveTick(now int64) {
+// which hosts accept. It runs on a goroutine of its own (device.watchDo),
+// so a host that does not read blocks only its own device.
+func (d *device) keepaliveTick() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	t := d.txn
-	if d.closed || t == nil {
+	now := d.e.watch.now()
+	if d.closed || t == nil || now < d.flight.kaDue.Load() {
 		return
 	}
 	status := StatusProcessing

@@ -278,9 +278,11 @@ func (d *device) armTimeout() {
 // expire answers ERR_MSG_TIMEOUT when a message stalled (CTAP 2.1 §11.2.5.2).
 // The watchdog calls it once the message's deadline has passed; a message
 // that has ended or received a packet since is left alone.
-func (d *device) expire(now int64) {
+// Like keepaliveTick, it runs on a goroutine of its own.
+func (d *device) expire() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	now := d.e.watch.now()
 	if d.closed || d.asm == nil || now < d.flight.msgDue.Load() {
 		return
 	}

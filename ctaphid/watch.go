@@ -53,6 +53,7 @@ type inFlight struct {
 	kaDue    atomic.Int64 // when the next KEEPALIVE is due
 	slowDone atomic.Bool  // the slow hook was called for this request
 	msgDue   atomic.Int64 // when the message being reassembled times out; 0: none
+	working  atomic.Bool  // a goroutine of watchDo runs for the device
 }
 
 func (w *watchdog) init() {
@@ -173,7 +174,7 @@ func (e *engine) watchCheck() bool {
 	now := w.now()
 	for _, d := range seen {
 		if due := d.flight.msgDue.Load(); due != 0 && now >= due {
-			d.expire(now)
+			d.watchDo(d.expire)
 		}
 		since := d.flight.since.Load()
 		if since == 0 {
@@ -183,8 +184,22 @@ func (e *engine) watchCheck() bool {
 			d.slow()
 		}
 		if now >= d.flight.kaDue.Load() {
-			d.keepaliveTick(now)
+			d.watchDo(d.keepaliveTick)
 		}
 	}
 	return len(seen) > 0
+}
+
+// watchDo runs f, which sends to d's host, on a goroutine of its own, unless
+// one that the watchdog started for d still runs: a host that does not read
+// its replies blocks that goroutine (until its write times out), not the
+// watchdog and every other device with it. It happens once a KEEPALIVE
+// interval for a request that runs long, or when a message times out.
+func (d *device) watchDo(f func()) {
+	if d.flight.working.CompareAndSwap(false, true) {
+		go func() {
+			defer d.flight.working.Store(false)
+			f()
+		}()
+	}
 }

@@ -115,3 +115,54 @@ func TestWatchdogTimesOutMessages(t *testing.T) {
 		waitFor(t, "the watchdog to sleep", e.watch.asleep.Load)
 	}
 }
+
+// TestWatchdogSkipsBlockedDevices: a device stuck writing to a host that
+// does not read (its lock held) does not hold up the watchdog: another
+// device's request still gets its KEEPALIVEs.
+func TestWatchdogSkipsBlockedDevices(t *testing.T) {
+	h := slowHandler{release: make(chan struct{})}
+	e := newEngine(h, slog.New(slog.DiscardHandler))
+	t.Cleanup(e.stop)
+	e.keepalive = 20 * time.Millisecond
+	e.watch.tick = 2 * time.Millisecond
+
+	unblock := make(chan struct{})
+	blocking := false
+	var bmu sync.Mutex
+	stuckSink := &replySink{}
+	stuck := e.newDevice(func(msg []byte) bool {
+		bmu.Lock()
+		b := blocking
+		bmu.Unlock()
+		if b {
+			<-unblock // a host that stopped reading
+		}
+		return stuckSink.send(msg)
+	})
+	stuckCID := allocateFor(stuck, stuckSink)
+	req := InitReport(stuckCID, CmdCBOR, 1, []byte{0x01})
+	stuck.receive(&req)
+	bmu.Lock()
+	blocking = true
+	bmu.Unlock()
+	// The first KEEPALIVE to the stuck device blocks in send, holding its lock.
+	waitFor(t, "the stuck device's lock to be held", func() bool {
+		if stuck.mu.TryLock() {
+			stuck.mu.Unlock()
+			return false
+		}
+		return true
+	})
+
+	sink := &replySink{}
+	d := e.newDevice(sink.send)
+	cid := allocateFor(d, sink)
+	req = InitReport(cid, CmdCBOR, 1, []byte{0x01})
+	d.receive(&req)
+	waitFor(t, "KEEPALIVEs beside a stuck device", func() bool { return countKeepalives(sink, cid) >= 3 })
+
+	close(unblock)
+	h.release <- struct{}{}
+	h.release <- struct{}{}
+	e.tasks.Wait()
+}
