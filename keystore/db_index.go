@@ -190,11 +190,12 @@ func install(e *entry, r *Record) {
 
 // putEntry stores e's in-memory record. The stored counter is the
 // reservation (exact: the last value handed out, used only by Close). A
-// record that is not in the creds bucket (deleted or reset earlier in the
-// same transaction) is left alone.
+// record that is no longer stored under e's key as e's ID (deleted, or
+// reset earlier in the same transaction, after which the restarted
+// sequence may have given the key to a new credential) is left alone.
 func putEntry(tx *bolt.Tx, e *entry, exact bool) error {
 	b, key := tx.Bucket(bucketCreds), seqKey(e.seq)
-	if b.Get(key) == nil {
+	if indexedAs(tx, key, []byte(e.id)) == nil {
 		return nil
 	}
 	e.mu.Lock()

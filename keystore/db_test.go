@@ -391,3 +391,40 @@ func TestNextWindowReservedAhead(t *testing.T) {
 		t.Errorf("stored counter %d: the reservation is not durable", got)
 	}
 }
+
+// TestStaleEntryAfterResetWritesNothing: Reset restarts the sequence, so a
+// new credential can get the key of a wiped one. A write of the wiped
+// credential's in-memory record that runs in the same commit as the Reset
+// (before its in-memory side marks the entry gone) must not land on the
+// new credential's record.
+func TestStaleEntryAfterResetWritesNothing(t *testing.T) {
+	dir, f := t.TempDir(), newFixture()
+	db := openTestDB(t, dir)
+	old := f.record(t, "old.example")
+	mustCreate(t, db, old)
+	stale, err := db.loaded(old.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Reset(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := f.record(t, "fresh.example")
+	mustCreate(t, db, fresh)
+	e, err := db.lookup(fresh.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.seq != stale.seq {
+		t.Fatalf("the new credential has key %d, the wiped one had %d: the test needs them equal", e.seq, stale.seq)
+	}
+	stale.mu.Lock()
+	stale.gone = false // as in the commit that also holds the Reset
+	stale.mu.Unlock()
+	if err := db.bolt.Update(func(tx *bolt.Tx) error { return putEntry(tx, stale, false) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedRecord(t, db, fresh.ID); got.RPID != "fresh.example" || !bytes.Equal(got.ID, fresh.ID) {
+		t.Fatalf("the new credential's record was overwritten: RP %q", got.RPID)
+	}
+}
