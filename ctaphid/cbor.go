@@ -38,7 +38,7 @@ func (d *device) startCBOR(cid uint32, req []byte) {
 	ctx, cancel := context.WithCancel(context.WithValue(d.ctx, channelKey{}, cid))
 	t := &transaction{cid: cid, cancel: cancel}
 	d.txn = t
-	d.e.watchBegin(d)
+	d.watchBegin()
 	job := cborJob{ctx: ctx, t: t, req: bytes.Clone(req)}
 	if d.inline {
 		d.pending = &job

@@ -269,12 +269,6 @@ func (d *device) contPacket(r *Report) {
 	d.dispatch(cid, cmd, msg)
 }
 
-// armTimeout (re)starts the wait for the next packet of the message; the
-// watchdog calls expire when it passes (watch.go).
-func (d *device) armTimeout() {
-	d.e.watchMessage(d)
-}
-
 // expire answers ERR_MSG_TIMEOUT when a message stalled (CTAP 2.1 §11.2.5.2).
 // The watchdog calls it once the message's deadline has passed; a message
 // that has ended or received a packet since is left alone.
@@ -290,7 +284,7 @@ func (d *device) expire() {
 		// The next packets have arrived and wait in the transport's buffer:
 		// the message did not stall, its reader is only behind (a loaded
 		// machine). Wait for it rather than time the host out.
-		d.e.watchMessage(d)
+		d.armTimeout()
 		return
 	}
 	cid := d.asm.cid

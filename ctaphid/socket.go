@@ -102,14 +102,15 @@ type conn struct {
 	once    sync.Once
 	dropped atomic.Bool
 
-	state atomic.Int32 // idle, running or handedOver: the reader's request
+	state atomic.Int32 // readerIdle, readerRunning or readerHandedOver
 }
 
-// conn.state values.
+// conn.state values: the reading goroutine waits for reports, runs a
+// request, or runs one and has handed reading over.
 const (
-	idle int32 = iota
-	running
-	handedOver
+	readerIdle int32 = iota
+	readerRunning
+	readerHandedOver
 )
 
 // startConn starts serving nc, unless the server is full or closing.
@@ -153,15 +154,15 @@ func (c *conn) readLoop() {
 // runInline runs a CBOR request on the reading goroutine and reports
 // whether this goroutine still reads the connection afterwards.
 func (c *conn) runInline(job cborJob) bool {
-	c.state.Store(running)
+	c.state.Store(readerRunning)
 	c.dev.run(job)
-	return c.state.CompareAndSwap(running, idle)
+	return c.state.CompareAndSwap(readerRunning, readerIdle)
 }
 
 // handOver starts a new reading goroutine while the reader runs a request
 // that takes long; it does nothing otherwise, or the second time.
 func (c *conn) handOver() {
-	if c.state.CompareAndSwap(running, handedOver) {
+	if c.state.CompareAndSwap(readerRunning, readerHandedOver) {
 		c.s.wg.Add(1) // the running reader still counts: Shutdown's Wait allows it
 		go c.readLoop()
 	}

@@ -31,7 +31,7 @@ const (
 
 // watchdog is the engine's part; each device carries an inFlight.
 type watchdog struct {
-	epoch     time.Time // monotonic clock origin for running's times
+	epoch     time.Time // monotonic clock origin of inFlight's times
 	tick      time.Duration
 	slowAfter time.Duration
 
@@ -80,20 +80,23 @@ func (w *watchdog) remove(d *device) {
 }
 
 // watchBegin marks the start of d's request; it is called under d.mu.
-func (e *engine) watchBegin(d *device) {
-	w := &e.watch
+func (d *device) watchBegin() {
+	w := &d.e.watch
 	now := w.now()
 	d.flight.slowDone.Store(false)
-	d.flight.kaDue.Store(now + int64(max(e.keepalive-w.tick, w.tick))) // due before the interval ends
+	d.flight.kaDue.Store(now + int64(max(d.e.keepalive-w.tick, w.tick))) // due before the interval ends
 	d.flight.since.Store(now)
-	e.watchPoke()
+	d.e.watchPoke()
 }
 
-// watchMessage (re)starts the wait for the next packet of d's message; it
-// is called under d.mu.
-func (e *engine) watchMessage(d *device) {
-	d.flight.msgDue.Store(e.watch.now() + int64(e.msgTimeout))
-	e.watchPoke()
+// watchEnd marks the end of d's request; it is called under d.mu.
+func (d *device) watchEnd() { d.flight.since.Store(0) }
+
+// armTimeout (re)starts the wait for the next packet of d's message; the
+// watchdog calls expire when it passes. It is called under d.mu.
+func (d *device) armTimeout() {
+	d.flight.msgDue.Store(d.e.watch.now() + int64(d.e.msgTimeout))
+	d.e.watchPoke()
 }
 
 // watchPoke tells the watchdog that something is in flight: it starts the
@@ -109,9 +112,6 @@ func (e *engine) watchPoke() {
 		go e.watchLoop()
 	}
 }
-
-// watchEnd marks the end of d's request; it is called under d.mu.
-func (d *device) watchEnd() { d.flight.since.Store(0) }
 
 // watchLoop ticks while requests run, sleeps when none has for watchIdle,
 // and ends with the engine.
