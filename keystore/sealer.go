@@ -120,6 +120,16 @@ func (s *aeadSealer) Open(credID, sealed []byte) ([]byte, error) {
 // ImportKey seals an existing P-256 private key given as PKCS#8 DER
 // (the WebDriver "Add Credential" operation). Other key types are refused.
 func (s *aeadSealer) ImportKey(credID, pkcs8 []byte) ([]byte, error) {
+	k, err := parseP256PKCS8(pkcs8)
+	if err != nil {
+		return nil, err
+	}
+	return s.sealKey(credID, k)
+}
+
+// parseP256PKCS8 parses a PKCS#8 private key and accepts only ECDSA P-256:
+// what every sealer's ImportKey takes.
+func parseP256PKCS8(pkcs8 []byte) (*ecdsa.PrivateKey, error) {
 	parsed, err := x509.ParsePKCS8PrivateKey(pkcs8)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: import key: %v", err)
@@ -128,7 +138,7 @@ func (s *aeadSealer) ImportKey(credID, pkcs8 []byte) ([]byte, error) {
 	if !ok || k.Curve != elliptic.P256() {
 		return nil, errors.New("keystore: import key: only P-256 ECDSA keys are supported")
 	}
-	return s.sealKey(credID, k)
+	return k, nil
 }
 
 // exportKey reveals a sealed key as PKCS#8 DER; only test backends expose it.

@@ -2,11 +2,8 @@ package keystore
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
-	"errors"
 	"fmt"
 
 	"github.com/google/go-tpm/tpm2"
@@ -53,19 +50,6 @@ func (s *TPMSealer) ImportKey(credID, pkcs8 []byte) ([]byte, error) {
 		return nil, err
 	}
 	return k.encode(), nil
-}
-
-// parseP256PKCS8 parses a PKCS#8 private key and accepts only ECDSA P-256.
-func parseP256PKCS8(pkcs8 []byte) (*ecdsa.PrivateKey, error) {
-	parsed, err := x509.ParsePKCS8PrivateKey(pkcs8)
-	if err != nil {
-		return nil, fmt.Errorf("keystore: import key: %v", err)
-	}
-	k, ok := parsed.(*ecdsa.PrivateKey)
-	if !ok || k.Curve != elliptic.P256() {
-		return nil, errors.New("keystore: import key: only P-256 ECDSA keys are supported")
-	}
-	return k, nil
 }
 
 // importCredentialKey wraps key for the SRK and runs TPM2_Import. The
