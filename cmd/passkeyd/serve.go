@@ -98,6 +98,7 @@ func serve(cmd *cobra.Command, d *dirs, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	daemon.TuneGC(log)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	select {
