@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
 	"time"
 
 	"github.com/passkeyd/passkeyd/ctap"
@@ -91,7 +90,7 @@ func (p *Provider) authorizeGA(ctx context.Context, ss *session, req *ctap.GetAs
 	}
 	if len(creds) == 1 {
 		g.question.UserName = creds[0].UserName
-		g.question.Reason += " as " + creds[0].UserName
+		g.question.Reason = "Sign in to " + req.RPID + " as " + creds[0].UserName
 	}
 	if err := p.verifyUser(ctx, g); err != nil {
 		return nil, err
@@ -142,7 +141,7 @@ func (p *Provider) gaGate(req *ctap.GetAssertionRequest) *gate {
 		perm: ctap.PermGetAssertion, rpID: req.RPID,
 		wantUV: req.Options["uv"] || p.Settings().AlwaysUV, wantUP: up,
 		question: userverify.Request{Operation: userverify.OpGetAssertion, RPID: req.RPID,
-			Reason: fmt.Sprintf("Sign in to %s", req.RPID)},
+			Reason: "Sign in to " + req.RPID},
 	}
 }
 
