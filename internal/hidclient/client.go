@@ -67,11 +67,17 @@ type Client struct {
 
 // Dial connects to a CTAPHID Unix socket and allocates a channel.
 func Dial(path string) (*Client, error) {
-	nc, err := net.Dial("unix", path)
+	return DialContext(context.Background(), path)
+}
+
+// DialContext is [Dial] with ctx bounding the connection and CTAPHID_INIT.
+func DialContext(ctx context.Context, path string) (*Client, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
 		return nil, fmt.Errorf("hidclient: failed to connect: %w", err)
 	}
-	c, err := New(nc)
+	c, err := newClient(ctx, nc)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -81,10 +87,18 @@ func Dial(path string) (*Client, error) {
 
 // New allocates a channel on conn with CTAPHID_INIT and a random nonce.
 func New(conn io.ReadWriter) (*Client, error) {
+	return newClient(context.Background(), conn)
+}
+
+// newClient is [New] with ctx, which initTimeout further bounds.
+func newClient(ctx context.Context, conn io.ReadWriter) (*Client, error) {
 	c := &Client{rw: conn, br: bufio.NewReaderSize(conn, 16*ctaphid.ReportSize)}
-	ctx, cancel := context.WithTimeout(context.Background(), initTimeout)
+	ctx, cancel := context.WithTimeout(ctx, initTimeout)
 	defer cancel()
 	if err := c.init(ctx); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (%v)", ctx.Err(), err)
+		}
 		return nil, fmt.Errorf("hidclient: CTAPHID_INIT failed: %w", err)
 	}
 	return c, nil
@@ -114,7 +128,7 @@ func (c *Client) init(ctx context.Context) error {
 	}
 	return c.interruptible(ctx, func() error {
 		for {
-			resp, err := c.receive(ctaphid.BroadcastCID, ctaphid.CmdInit, nil)
+			resp, err := c.receive(nil, ctaphid.BroadcastCID, ctaphid.CmdInit, nil)
 			if err != nil {
 				return err
 			}
@@ -159,7 +173,7 @@ func (c *Client) Transact(ctx context.Context, cmd ctaphid.Command, data []byte)
 	}
 	var resp []byte
 	err := c.interruptible(ctx, func() (err error) {
-		resp, err = c.receive(c.info.CID, cmd, nil)
+		resp, err = c.receive(nil, c.info.CID, cmd, nil)
 		return err
 	})
 	return resp, c.settle(ctx, err)
@@ -172,16 +186,23 @@ func (c *Client) Transact(ctx context.Context, cmd ctaphid.Command, data []byte)
 // sends CTAPHID_CANCEL and goes on waiting, up to five seconds, for the
 // reply, which then normally carries CTAP2_ERR_KEEPALIVE_CANCEL (0x2D).
 func (c *Client) CBOR(ctx context.Context, req []byte, onKeepalive func(status byte)) ([]byte, error) {
+	return c.AppendCBOR(ctx, nil, req, onKeepalive)
+}
+
+// AppendCBOR is [Client.CBOR] that appends the reply to dst and returns the
+// extended buffer, so that a caller that sends many messages can reuse one.
+// On error it returns dst unchanged.
+func (c *Client) AppendCBOR(ctx context.Context, dst, req []byte, onKeepalive func(status byte)) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.usable(ctx); err != nil {
-		return nil, err
+		return dst, err
 	}
 	if err := c.write(ctx, c.info.CID, ctaphid.CmdCBOR, req); err != nil {
-		return nil, c.fail(err)
+		return dst, c.fail(err)
 	}
 	if ctx.Done() == nil { // never cancelled: spare the AfterFunc
-		resp, err := c.receive(c.info.CID, ctaphid.CmdCBOR, onKeepalive)
+		resp, err := c.receive(dst, c.info.CID, ctaphid.CmdCBOR, onKeepalive)
 		return resp, c.settle(ctx, err)
 	}
 	fired := make(chan struct{})
@@ -189,7 +210,7 @@ func (c *Client) CBOR(ctx context.Context, req []byte, onKeepalive func(status b
 		defer close(fired)
 		c.sendCancel()
 	})
-	resp, err := c.receive(c.info.CID, ctaphid.CmdCBOR, onKeepalive)
+	resp, err := c.receive(dst, c.info.CID, ctaphid.CmdCBOR, onKeepalive)
 	if !stop() {
 		<-fired
 		c.setReadDeadline(time.Time{})
@@ -221,8 +242,11 @@ func (c *Client) usable(ctx context.Context) error {
 // settle decides what a transaction's error means for the client: a
 // CTAPHID error leaves it usable, anything else breaks it.
 func (c *Client) settle(ctx context.Context, err error) error {
+	if err == nil {
+		return nil // before code, which escapes
+	}
 	var code ctaphid.ErrorCode
-	if err == nil || errors.As(err, &code) {
+	if errors.As(err, &code) {
 		return err
 	}
 	if ctx.Err() != nil {

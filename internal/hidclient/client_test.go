@@ -326,3 +326,138 @@ func TestAgainstServer(t *testing.T) {
 type echoHandler struct{}
 
 func (echoHandler) ServeCTAP(_ context.Context, req []byte, _ func()) []byte { return req }
+
+// TestAppendCBOR: the reply is appended to the caller's buffer, in place
+// when it has room, and an error leaves the buffer as it was.
+func TestAppendCBOR(t *testing.T) {
+	t.Parallel()
+	reply := bytes.Repeat([]byte("reply-"), 30) // five packets
+	roomy := append(make([]byte, 0, 512), "ab"...)
+	cases := []struct {
+		name    string
+		dst     []byte
+		inPlace bool
+	}{
+		{"nil", nil, false},
+		{"roomy", roomy, true},
+		{"full", []byte("ab"), false},
+	}
+	c, f := startFake(t, func(f *fakeDevice) error {
+		if err := f.init(); err != nil {
+			return err
+		}
+		for range cases {
+			if _, _, err := f.readMsg(); err != nil {
+				return err
+			}
+			if err := f.reply(testCID, ctaphid.CmdCBOR, reply); err != nil {
+				return err
+			}
+		}
+		if _, _, err := f.readMsg(); err != nil {
+			return err
+		}
+		return f.reply(testCID, ctaphid.CmdPing, nil) // out of protocol
+	})
+	for _, tc := range cases {
+		got, err := c.AppendCBOR(context.Background(), tc.dst, []byte{4}, nil)
+		if want := append(append([]byte(nil), tc.dst...), reply...); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s: AppendCBOR = %q, %v; want %q", tc.name, got, err, want)
+		}
+		if inPlace := cap(tc.dst) > 0 && &got[0] == &tc.dst[:1][0]; inPlace != tc.inPlace {
+			t.Errorf("%s: reply written in place %v, want %v", tc.name, inPlace, tc.inPlace)
+		}
+	}
+	got, err := c.AppendCBOR(context.Background(), roomy, []byte{4}, nil)
+	f.wait(t)
+	if !errors.Is(err, ErrUnexpectedResponse) || !bytes.Equal(got, []byte("ab")) {
+		t.Fatalf("AppendCBOR after a bad response = %q, %v; want \"ab\", ErrUnexpectedResponse", got, err)
+	}
+}
+
+// TestDialContext: a cancelled context ends a CTAPHID_INIT that gets no
+// answer.
+func TestDialContext(t *testing.T) {
+	t.Parallel()
+	dir, err := os.MkdirTemp("", "hidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		nc, err := l.Accept()
+		if err == nil {
+			defer nc.Close()
+			_, _ = io.Copy(io.Discard, nc) // and never answer
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := DialContext(ctx, filepath.Join(dir, "s")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("DialContext = %v, want DeadlineExceeded", err)
+	}
+}
+
+// TestAppendCBORAllocations: with a context that is never cancelled and a
+// reply buffer with room, a transaction allocates nothing, which the load
+// tool relies on. (A Unix socket, because net.Pipe allocates.)
+func TestAppendCBORAllocations(t *testing.T) {
+	reply := bytes.Repeat([]byte{0xA5}, 200)
+	canned, err := ctaphid.AppendMessage(nil, testCID, ctaphid.CmdCBOR, reply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("", "hidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	f := &fakeDevice{errs: make(chan error, 1)}
+	go func() {
+		if f.nc, err = l.Accept(); err != nil {
+			f.errs <- err
+			return
+		}
+		defer f.nc.Close()
+		if err := f.init(); err != nil {
+			f.errs <- err
+			return
+		}
+		var r ctaphid.Report
+		for { // one report in, the reply out
+			if _, err := io.ReadFull(f.nc, r[:]); err != nil {
+				f.errs <- nil // the client hung up
+				return
+			}
+			if _, err := f.nc.Write(canned); err != nil {
+				f.errs <- err
+				return
+			}
+		}
+	}()
+	c, err := Dial(filepath.Join(dir, "s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, req, buf := context.Background(), []byte{2, 0xA0}, make([]byte, 0, 512)
+	allocs := testing.AllocsPerRun(100, func() {
+		if buf, err = c.AppendCBOR(ctx, buf[:0], req, nil); err != nil || !bytes.Equal(buf, reply) {
+			t.Fatalf("AppendCBOR = %d bytes, %v", len(buf), err)
+		}
+	})
+	c.Close()
+	f.wait(t)
+	if allocs != 0 {
+		t.Errorf("%v allocations per transaction, want 0", allocs)
+	}
+}

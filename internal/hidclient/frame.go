@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/passkeyd/passkeyd/ctaphid"
 )
@@ -26,49 +27,50 @@ func (c *Client) write(ctx context.Context, cid uint32, cmd ctaphid.Command, dat
 	})
 }
 
-// receive reads the response to cmd on cid, passing KEEPALIVE statuses to
-// onKeepalive and skipping packets of other channels.
-func (c *Client) receive(cid uint32, cmd ctaphid.Command, onKeepalive func(byte)) ([]byte, error) {
+// receive reads the response to cmd on cid and appends it to dst, passing
+// KEEPALIVE statuses to onKeepalive and skipping packets of other channels.
+// On error it returns dst unchanged.
+func (c *Client) receive(dst []byte, cid uint32, cmd ctaphid.Command, onKeepalive func(byte)) ([]byte, error) {
 	for {
 		r, err := c.readReport()
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		if r.CID() != cid || !r.IsInit() {
 			continue
 		}
 		switch got := r.Command(); {
 		case got == cmd:
-			return c.readRest(&r)
+			return c.readRest(dst, &r)
 		case got == ctaphid.CmdKeepalive && r.Length() >= 1:
 			if onKeepalive != nil {
 				onKeepalive(r.Data()[0])
 			}
 		case got == ctaphid.CmdError && r.Length() >= 1:
-			return nil, fmt.Errorf("hidclient: %s: %w", cmd, ctaphid.ErrorCode(r.Data()[0]))
+			return dst, fmt.Errorf("hidclient: %s: %w", cmd, ctaphid.ErrorCode(r.Data()[0]))
 		default:
-			return nil, fmt.Errorf("%w: %s in answer to %s", ErrUnexpectedResponse, got, cmd)
+			return dst, fmt.Errorf("%w: %s in answer to %s", ErrUnexpectedResponse, got, cmd)
 		}
 	}
 }
 
 // readRest reads the continuation packets of a message that starts with
-// first (CTAP 2.1 §11.2.4).
-func (c *Client) readRest(first *ctaphid.Report) ([]byte, error) {
+// first (CTAP 2.1 §11.2.4) and appends the message to dst.
+func (c *Client) readRest(dst []byte, first *ctaphid.Report) ([]byte, error) {
 	n, cid := first.Length(), first.CID()
 	if n > ctaphid.MaxMessageSize {
-		return nil, fmt.Errorf("%w: length %d", ErrUnexpectedResponse, n)
+		return dst, fmt.Errorf("%w: length %d", ErrUnexpectedResponse, n)
 	}
-	msg := append(make([]byte, 0, n), first.Data()[:min(n, ctaphid.InitDataSize)]...)
-	for seq := byte(0); len(msg) < n; seq++ {
+	msg := append(slices.Grow(dst, n), first.Data()[:min(n, ctaphid.InitDataSize)]...)
+	for seq, end := byte(0), len(dst)+n; len(msg) < end; seq++ {
 		r, err := c.nextOn(cid)
 		if err != nil {
-			return nil, err
+			return dst, err
 		}
 		if r.IsInit() || r.Seq() != seq {
-			return nil, fmt.Errorf("%w: packet out of sequence", ErrUnexpectedResponse)
+			return dst, fmt.Errorf("%w: packet out of sequence", ErrUnexpectedResponse)
 		}
-		msg = append(msg, r.Data()[:min(n-len(msg), ctaphid.ContDataSize)]...)
+		msg = append(msg, r.Data()[:min(end-len(msg), ctaphid.ContDataSize)]...)
 	}
 	return msg, nil
 }
