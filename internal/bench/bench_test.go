@@ -236,3 +236,71 @@ func TestMeasureBaseline(t *testing.T) {
 		t.Errorf("MeasureParallel for assertions only: %+v", p)
 	}
 }
+
+// TestCancelInterruptsBlockedClients cancels a run whose daemon has stopped
+// answering: Run returns at once, having closed every connection rather
+// than sent CTAPHID_CANCEL and waited for answers that will not come.
+func TestCancelInterruptsBlockedClients(t *testing.T) {
+	const clients = 3
+	f := startFakeDaemon(t, func(_, n int) verdict {
+		if n == 0 {
+			return answerOK // the untimed operation
+		}
+		return hang
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for range clients {
+			<-f.hung
+		}
+		cancel()
+	}()
+	began := time.Now()
+	_, err := bench.Run(ctx, bench.Config{Socket: f.sock, Clients: clients, Mix: 1, Duration: time.Hour}, nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v, want context.Canceled", err)
+	}
+	// hidclient waits five seconds for the answer to a CANCEL.
+	if took := time.Since(began); took > 4*time.Second {
+		t.Errorf("Run took %v to return after its daemon hung", took)
+	}
+	waitFor(t, func() bool {
+		conns, closed, _ := f.stats()
+		return conns == clients && closed == clients
+	})
+	if _, _, cancels := f.stats(); cancels != 0 {
+		t.Errorf("%d CTAPHID_CANCELs sent, want none", cancels)
+	}
+}
+
+// TestRunRemakesLostConnections: a connection the daemon drops counts as
+// one transport error and is made again.
+func TestRunRemakesLostConnections(t *testing.T) {
+	f := startFakeDaemon(t, func(c, n int) verdict {
+		if c == 0 && n == 3 {
+			return hangUp
+		}
+		return answerOK
+	})
+	r, err := bench.Run(context.Background(), bench.Config{Socket: f.sock, Clients: 2, Mix: 1, Count: 50}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Errors["transport"] != 1 || r.ErrorCount() != 1 || r.Registrations.Count != 49 {
+		t.Errorf("%d registrations, errors %v; want 49 and one transport error", r.Registrations.Count, r.Errors)
+	}
+	if conns, _, _ := f.stats(); conns != 3 {
+		t.Errorf("%d connections, want 3", conns)
+	}
+}
+
+// waitFor polls cond for up to ten seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met after 10 s")
+		}
+	}
+}

@@ -128,14 +128,14 @@ func Run(ctx context.Context, cfg Config, creds []*Credential) (*Result, error) 
 		return nil, ErrNoPool
 	}
 	ws, err := connect(ctx, cfg, creds)
-	defer func() {
-		for _, w := range ws {
-			w.close()
-		}
-	}()
+	defer closeAll(ws)
 	if err != nil {
 		return nil, err
 	}
+	// Cancelling the run closes every connection once, which interrupts
+	// the reads blocked on them; the workers' transactions are then spared
+	// a cancellation to arm and disarm each (see [worker.loop]).
+	defer context.AfterFunc(ctx, func() { closeAll(ws) })()
 	p := &plan{count: int64(cfg.Count)}
 	stopProgress := p.report(cfg.Progress)
 	var wg sync.WaitGroup
@@ -170,6 +170,13 @@ func connect(ctx context.Context, cfg Config, creds []*Credential) ([]*worker, e
 	}
 	wg.Wait()
 	return ws, errors.Join(errs...)
+}
+
+// closeAll closes every worker's connection.
+func closeAll(ws []*worker) {
+	for _, w := range ws {
+		w.close()
+	}
 }
 
 // collect merges what the workers recorded.
@@ -252,10 +259,16 @@ type worker struct {
 	socket string
 	mix    float64
 	creds  []*Credential
-	hc     *hidclient.Client
 	r      *mrand.Rand
 	rnd    *mrand.ChaCha8
-	buf    []byte
+	buf    []byte // the request being sent
+	reply  []byte // the reply being read
+
+	// hc is read by the worker without mu, and replaced by it under mu;
+	// mu keeps the replacement apart from closeAll, which a cancelled run
+	// calls from another goroutine.
+	mu sync.Mutex
+	hc *hidclient.Client
 
 	assertLat, regLat []time.Duration
 	errs              map[string]int
@@ -284,23 +297,28 @@ func (w *worker) warm(ctx context.Context) error {
 }
 
 func (w *worker) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.hc != nil {
 		_ = w.hc.Close()
 	}
 }
 
-// loop does operations until the plan says stop.
+// loop does operations until the plan says stop. Its transactions run
+// without ctx's cancellation, which [Run] enforces by closing the
+// connection instead.
 func (w *worker) loop(ctx context.Context, p *plan) {
+	uncancelled := context.WithoutCancel(ctx)
 	for w.fatal == nil && p.take(ctx) {
 		reg := w.mix > 0 && w.r.Float64() < w.mix
 		began := time.Now()
-		err := w.do(ctx, reg)
+		err := w.do(uncancelled, reg)
 		took := time.Since(began)
 		switch {
 		case ctx.Err() != nil:
 			return // interrupted, not failed
 		case err != nil:
-			w.failed(err)
+			w.failed(ctx, err)
 		case reg:
 			w.regLat = append(w.regLat, took)
 		default:
@@ -323,7 +341,8 @@ func (w *worker) do(ctx context.Context, reg bool) error {
 		w.buf = w.creds[w.r.IntN(len(w.creds))].assertion(w.buf, w.rnd)
 		msg = w.buf
 	}
-	reply, err := w.hc.CBOR(ctx, msg, nil)
+	reply, err := w.hc.AppendCBOR(ctx, w.reply[:0], msg, nil)
+	w.reply = reply
 	switch {
 	case err != nil:
 		return err
@@ -336,15 +355,18 @@ func (w *worker) do(ctx context.Context, reg bool) error {
 }
 
 // failed counts err and, if the connection is gone, makes a new one.
-func (w *worker) failed(err error) {
+func (w *worker) failed(ctx context.Context, err error) {
 	name := errorName(err)
 	w.errs[name]++
 	if name != "transport" {
 		return
 	}
 	w.close()
-	if w.hc, err = hidclient.Dial(w.socket); err != nil {
-		w.hc, w.fatal = nil, err
+	hc, err := hidclient.DialContext(ctx, w.socket)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.hc, w.fatal = hc, err; err != nil {
+		w.hc = nil
 	}
 }
 
