@@ -77,7 +77,7 @@ func DialContext(ctx context.Context, path string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hidclient: failed to connect: %w", err)
 	}
-	c, err := newClient(ctx, nc)
+	c, err := NewContext(ctx, nc)
 	if err != nil {
 		_ = nc.Close()
 		return nil, err
@@ -87,11 +87,12 @@ func DialContext(ctx context.Context, path string) (*Client, error) {
 
 // New allocates a channel on conn with CTAPHID_INIT and a random nonce.
 func New(conn io.ReadWriter) (*Client, error) {
-	return newClient(context.Background(), conn)
+	return NewContext(context.Background(), conn)
 }
 
-// newClient is [New] with ctx, which initTimeout further bounds.
-func newClient(ctx context.Context, conn io.ReadWriter) (*Client, error) {
+// NewContext is [New] with ctx bounding CTAPHID_INIT, which it cuts short
+// only when conn has read deadlines, as a transaction.
+func NewContext(ctx context.Context, conn io.ReadWriter) (*Client, error) {
 	c := &Client{rw: conn, br: bufio.NewReaderSize(conn, 16*ctaphid.ReportSize)}
 	ctx, cancel := context.WithTimeout(ctx, initTimeout)
 	defer cancel()
