@@ -6,12 +6,14 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/passkeyd/passkeyd/ctap"
+	"github.com/passkeyd/passkeyd/ctaphid"
 	"github.com/passkeyd/passkeyd/internal/bench"
 	"github.com/passkeyd/passkeyd/internal/daemon"
 	"github.com/passkeyd/passkeyd/provider"
@@ -74,7 +76,9 @@ func startDaemon(t *testing.T, uv string) (*daemon.Daemon, string) {
 	return d, filepath.Join(run, daemon.CTAPHIDSocket)
 }
 
-func TestRunCountsEveryOperation(t *testing.T) {
+func TestRunCountsEveryOperation(t *testing.T) { forEachDriver(t, testRunCountsEveryOperation) }
+
+func testRunCountsEveryOperation(t *testing.T) {
 	d, sock := startDaemon(t, "approve")
 	ctx := context.Background()
 	creds, err := bench.WarmUp(ctx, sock, 6, 3)
@@ -113,7 +117,9 @@ func TestRunCountsEveryOperation(t *testing.T) {
 	}
 }
 
-func TestRunForADuration(t *testing.T) {
+func TestRunForADuration(t *testing.T) { forEachDriver(t, testRunForADuration) }
+
+func testRunForADuration(t *testing.T) {
 	_, sock := startDaemon(t, "approve")
 	r, err := bench.Run(context.Background(), bench.Config{Socket: sock, Clients: 2, Mix: 1, Duration: 200 * time.Millisecond}, nil)
 	if err != nil {
@@ -126,7 +132,9 @@ func TestRunForADuration(t *testing.T) {
 
 // TestRunCountsRefusalsByStatus makes the provider refuse some assertions
 // in the middle of a run.
-func TestRunCountsRefusalsByStatus(t *testing.T) {
+func TestRunCountsRefusalsByStatus(t *testing.T) { forEachDriver(t, testRunCountsRefusalsByStatus) }
+
+func testRunCountsRefusalsByStatus(t *testing.T) {
 	d, sock := startDaemon(t, "approve")
 	ctx := context.Background()
 	creds, err := bench.WarmUp(ctx, sock, 2, 2)
@@ -152,6 +160,10 @@ func TestRunCountsRefusalsByStatus(t *testing.T) {
 }
 
 func TestRunReportsARefusingDaemonBeforeTiming(t *testing.T) {
+	forEachDriver(t, testRunReportsARefusingDaemonBeforeTiming)
+}
+
+func testRunReportsARefusingDaemonBeforeTiming(t *testing.T) {
 	_, sock := startDaemon(t, "deny")
 	_, err := bench.Run(context.Background(), bench.Config{Socket: sock, Clients: 2, Mix: 1, Count: 10}, nil)
 	if !errors.Is(err, ctap.ErrOperationDenied) {
@@ -241,6 +253,10 @@ func TestMeasureBaseline(t *testing.T) {
 // answering: Run returns at once, having closed every connection rather
 // than sent CTAPHID_CANCEL and waited for answers that will not come.
 func TestCancelInterruptsBlockedClients(t *testing.T) {
+	forEachDriver(t, testCancelInterruptsBlockedClients)
+}
+
+func testCancelInterruptsBlockedClients(t *testing.T) {
 	const clients = 3
 	f := startFakeDaemon(t, func(_, n int) verdict {
 		if n == 0 {
@@ -276,7 +292,9 @@ func TestCancelInterruptsBlockedClients(t *testing.T) {
 
 // TestRunRemakesLostConnections: a connection the daemon drops counts as
 // one transport error and is made again.
-func TestRunRemakesLostConnections(t *testing.T) {
+func TestRunRemakesLostConnections(t *testing.T) { forEachDriver(t, testRunRemakesLostConnections) }
+
+func testRunRemakesLostConnections(t *testing.T) {
 	f := startFakeDaemon(t, func(c, n int) verdict {
 		if c == 0 && n == 3 {
 			return hangUp
@@ -292,6 +310,55 @@ func TestRunRemakesLostConnections(t *testing.T) {
 	}
 	if conns, _, _ := f.stats(); conns != 3 {
 		t.Errorf("%d connections, want 3", conns)
+	}
+}
+
+// TestRunReadsRepliesInPieces: replies that come in pieces, after a
+// KEEPALIVE and another channel's packet, count as answers; CTAPHID errors
+// are counted by name and leave the connection in use.
+func TestRunReadsRepliesInPieces(t *testing.T) { forEachDriver(t, testRunReadsRepliesInPieces) }
+
+func testRunReadsRepliesInPieces(t *testing.T) {
+	f := startFakeDaemon(t, func(_, n int) verdict {
+		if n%4 == 3 {
+			return answerBusy
+		}
+		return answerSlowly
+	})
+	r, err := bench.Run(context.Background(), bench.Config{Socket: f.sock, Clients: 2, Mix: 1, Count: 40}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := "CTAPHID " + ctaphid.ErrChannelBusy.Name()
+	// Every fourth request of a connection is refused: 10 of 40 if the
+	// two connections share the operations evenly, 8 or 9 at worst.
+	if n := r.Errors[busy]; r.Registrations.Count+n != 40 || n < 8 || n > 10 || r.ErrorCount() != n {
+		t.Errorf("%d registrations, errors %v; want 40 operations, 8 to 10 of them %s", r.Registrations.Count, r.Errors, busy)
+	}
+	if conns, _, _ := f.stats(); conns != 2 {
+		t.Errorf("%d connections, want 2", conns)
+	}
+	want := bench.DriverGoroutines
+	if strings.HasSuffix(t.Name(), "/event_loop") {
+		want = bench.DriverEventLoop
+	}
+	if r.Driver != want {
+		t.Errorf("driver %q, want %q", r.Driver, want)
+	}
+}
+
+// forEachDriver runs test with the load clients on goroutines and, where
+// there is one, on the event loop.
+func forEachDriver(t *testing.T, test func(t *testing.T)) {
+	t.Run("goroutines", func(t *testing.T) {
+		defer bench.SetEventLoop(false)()
+		test(t)
+	})
+	if bench.HaveEventLoop {
+		t.Run("event loop", func(t *testing.T) {
+			defer bench.SetEventLoop(true)()
+			test(t)
+		})
 	}
 }
 

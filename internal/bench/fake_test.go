@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/passkeyd/passkeyd/ctaphid"
 )
@@ -16,9 +17,11 @@ import (
 type verdict int
 
 const (
-	answerOK verdict = iota // reply with status 0
-	hang                    // never reply, and go on reading
-	hangUp                  // close the connection
+	answerOK     verdict = iota // reply with status 0
+	answerSlowly                // KEEPALIVE, another channel's packet, then a long reply in pieces
+	answerBusy                  // CTAPHID_ERROR ERR_CHANNEL_BUSY
+	hang                        // never reply, and go on reading
+	hangUp                      // close the connection
 )
 
 // fakeDaemon is a CTAPHID authenticator on a Unix socket that allocates a
@@ -95,6 +98,10 @@ func (f *fakeDaemon) serve(nc net.Conn, c int) {
 			switch f.decide(c, n) {
 			case answerOK:
 				err = reply(nc, cid, ctaphid.CmdCBOR, []byte{0})
+			case answerSlowly:
+				err = replySlowly(nc, cid)
+			case answerBusy:
+				err = reply(nc, cid, ctaphid.CmdError, []byte{byte(ctaphid.ErrChannelBusy)})
 			case hang:
 				f.hung <- struct{}{}
 			case hangUp:
@@ -126,6 +133,27 @@ func reply(nc net.Conn, cid uint32, cmd ctaphid.Command, msg []byte) error {
 	}
 	_, err = nc.Write(b)
 	return err
+}
+
+// replySlowly sends a KEEPALIVE, a packet of another channel, and a reply
+// of status 0 in four packets, in pieces that split packets.
+func replySlowly(nc net.Conn, cid uint32) error {
+	ka := ctaphid.InitReport(cid, ctaphid.CmdKeepalive, 1, []byte{ctaphid.StatusProcessing})
+	other := ctaphid.InitReport(cid+1000, ctaphid.CmdCBOR, 1, []byte{0x2F})
+	b := append(ka[:], other[:]...)
+	b, err := ctaphid.AppendMessage(b, cid, ctaphid.CmdCBOR, make([]byte, 200))
+	if err != nil {
+		return err
+	}
+	for len(b) > 0 {
+		n := min(len(b), 50)
+		if _, err := nc.Write(b[:n]); err != nil {
+			return err
+		}
+		b = b[n:]
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }
 
 // stats returns how many connections were made and closed by the client,
