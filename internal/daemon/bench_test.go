@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"io"
 	"net"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/passkeyd/passkeyd/ctap"
 	"github.com/passkeyd/passkeyd/internal/ctapclient"
 	"github.com/passkeyd/passkeyd/internal/daemon"
+	"github.com/passkeyd/passkeyd/provider"
 )
 
 // The socket path against the in-process path, in the same run: a daemon
@@ -166,6 +169,81 @@ func BenchmarkFloorUnixEchoSign(b *testing.B) {
 		}
 	}
 	reportRates(b, cpu)
+}
+
+// BenchmarkFloorUnixCTAP is the socket path without CTAPHID: the same
+// client (ctapclient encoding the request and decoding the reply) and the
+// same provider.ServeCTAP as BenchmarkCTAPClientGetAssertion, with a bare
+// Unix socket between them carrying each message behind a 4-byte length.
+// Against BenchmarkCTAPClientGetAssertion it is what any Unix-socket
+// transport costs around this work on this machine; against
+// BenchmarkSocketGetAssertion, what CTAPHID adds to that.
+func BenchmarkFloorUnixCTAP(b *testing.B) {
+	d, _, req := benchDaemon(b)
+	l, err := net.Listen("unix", filepath.Join(b.TempDir(), "ctap.sock"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		ctx := provider.WithSession(context.Background(), uint32(1))
+		var buf []byte
+		for {
+			msg, err := readFramed(c, buf)
+			if err != nil {
+				return
+			}
+			buf = msg
+			if err := writeFramed(c, d.P.ServeCTAP(ctx, msg, nil)); err != nil {
+				return
+			}
+		}
+	}()
+	nc, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { nc.Close() })
+	var reply []byte
+	c := ctapclient.New(ctapclient.HandlerFunc(func(_ context.Context, msg []byte, _ func()) []byte {
+		if err := writeFramed(nc, msg); err != nil {
+			b.Fatal(err)
+		}
+		if reply, err = readFramed(nc, reply); err != nil {
+			b.Fatal(err)
+		}
+		return reply
+	}))
+	ctx := context.Background()
+	cpu := cpuTime()
+	for b.Loop() {
+		if _, err := c.GetAssertion(ctx, req, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportRates(b, cpu)
+}
+
+// writeFramed writes msg behind its length, in one write.
+func writeFramed(w io.Writer, msg []byte) error {
+	_, err := w.Write(append(binary.BigEndian.AppendUint32(nil, uint32(len(msg))), msg...))
+	return err
+}
+
+// readFramed reads one length-prefixed message into buf's storage.
+func readFramed(r io.Reader, buf []byte) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	buf = slices.Grow(buf[:0], int(binary.BigEndian.Uint32(n[:])))[:binary.BigEndian.Uint32(n[:])]
+	_, err := io.ReadFull(r, buf)
+	return buf, err
 }
 
 func floorKey(b *testing.B) *ecdsa.PrivateKey {
