@@ -19,6 +19,7 @@
 #   scripts/perf.sh              # everything
 #   PERF_ONLY=go scripts/perf.sh # only the go test benchmarks
 #   PERF_ONLY=load scripts/perf.sh # only passkeyd bench (scaling, start-up)
+#   PERF_ONLY=daemon scripts/perf.sh # only the socket-vs-in-process rounds
 #   PERF_SIZES="1" PERF_DURATION=1s PERF_ONLY=load scripts/perf.sh   # a quick try
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,11 +49,31 @@ gobench() {
   } >"$out/$name.txt"
 }
 
+# gobench_rounds NAME ROUNDS ARGS...: like gobench, but ROUNDS runs of
+# every benchmark one after the other (-count 1 each time), so that paths
+# compared with each other are measured in alternation, not minutes apart.
+gobench_rounds() {
+  local name=$1 rounds=$2
+  shift 2
+  echo "-- $rounds × go test $* > $out/$name.txt"
+  {
+    echo "# $(date -u +%FT%TZ) load: $(cut -d' ' -f1-3 /proc/loadavg)"
+    for _ in $(seq "$rounds"); do
+      go test -run '^$' -count 1 "$@"
+    done
+    echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+  } >"$out/$name.txt"
+}
+
+if [ "$only" = daemon ]; then
+  gobench_rounds daemon-bench 8 -bench 'GetAssertion|Ping|Floor' -benchtime 5000x ./internal/daemon
+fi
+
 if [ "$only" = all ] || [ "$only" = go ]; then
   gobench provider-bench -bench . -count 8 ./provider
   gobench keystore-bench -bench 'LookupByID|LookupByRP|Open|GroupCommit|GetAssertion|MakeCredential' -count 3 ./keystore
   gobench tpm-bench -bench TPMSign -count 5 ./keystore
-  gobench daemon-bench -bench 'GetAssertion|Ping|Floor' -benchtime 5000x -count 5 ./internal/daemon
+  gobench_rounds daemon-bench 8 -bench 'GetAssertion|Ping|Floor' -benchtime 5000x ./internal/daemon
 fi
 
 if [ "$only" = all ] || [ "$only" = load ]; then
