@@ -131,17 +131,7 @@ func BenchmarkFloorSign(b *testing.B) {
 // GetAssertion of the socket benchmark and its reply.
 func BenchmarkFloorUnixEchoSign(b *testing.B) {
 	k := floorKey(b)
-	l, err := net.Listen("unix", filepath.Join(b.TempDir(), "echo.sock"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { l.Close() })
-	go func() {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	c := floorConn(b, func(c net.Conn) {
 		req, resp := make([]byte, 192), make([]byte, 320)
 		for {
 			if _, err := io.ReadFull(c, req); err != nil {
@@ -152,12 +142,7 @@ func BenchmarkFloorUnixEchoSign(b *testing.B) {
 				return
 			}
 		}
-	}()
-	c, err := net.Dial("unix", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
+	})
 	req, resp := make([]byte, 192), make([]byte, 320)
 	cpu := cpuTime()
 	for b.Loop() {
@@ -171,16 +156,10 @@ func BenchmarkFloorUnixEchoSign(b *testing.B) {
 	reportRates(b, cpu)
 }
 
-// BenchmarkFloorUnixCTAP is the socket path without CTAPHID: the same
-// client (ctapclient encoding the request and decoding the reply) and the
-// same provider.ServeCTAP as BenchmarkCTAPClientGetAssertion, with a bare
-// Unix socket between them carrying each message behind a 4-byte length.
-// Against BenchmarkCTAPClientGetAssertion it is what any Unix-socket
-// transport costs around this work on this machine; against
-// BenchmarkSocketGetAssertion, what CTAPHID adds to that.
-func BenchmarkFloorUnixCTAP(b *testing.B) {
-	d, _, req := benchDaemon(b)
-	l, err := net.Listen("unix", filepath.Join(b.TempDir(), "ctap.sock"))
+// floorConn connects to a bare Unix socket whose one connection serve
+// answers on its own goroutine.
+func floorConn(b *testing.B, serve func(net.Conn)) net.Conn {
+	l, err := net.Listen("unix", filepath.Join(b.TempDir(), "floor.sock"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -191,6 +170,26 @@ func BenchmarkFloorUnixCTAP(b *testing.B) {
 			return
 		}
 		defer c.Close()
+		serve(c)
+	}()
+	c, err := net.Dial("unix", l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	return c
+}
+
+// BenchmarkFloorUnixCTAP is the socket path without CTAPHID: the same
+// client (ctapclient encoding the request and decoding the reply) and the
+// same provider.ServeCTAP as BenchmarkCTAPClientGetAssertion, with a bare
+// Unix socket between them carrying each message behind a 4-byte length.
+// Against BenchmarkCTAPClientGetAssertion it is what any Unix-socket
+// transport costs around this work on this machine; against
+// BenchmarkSocketGetAssertion, what CTAPHID adds to that.
+func BenchmarkFloorUnixCTAP(b *testing.B) {
+	d, _, req := benchDaemon(b)
+	nc := floorConn(b, func(c net.Conn) {
 		ctx := provider.WithSession(context.Background(), uint32(1))
 		var buf []byte
 		for {
@@ -203,15 +202,11 @@ func BenchmarkFloorUnixCTAP(b *testing.B) {
 				return
 			}
 		}
-	}()
-	nc, err := net.Dial("unix", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { nc.Close() })
+	})
 	var reply []byte
 	c := ctapclient.New(ctapclient.HandlerFunc(func(_ context.Context, msg []byte, _ func()) []byte {
-		if err := writeFramed(nc, msg); err != nil {
+		err := writeFramed(nc, msg)
+		if err != nil {
 			b.Fatal(err)
 		}
 		if reply, err = readFramed(nc, reply); err != nil {

@@ -285,12 +285,7 @@ func TestInterruptedPing(t *testing.T) {
 // TestAgainstServer runs the client against the real ctaphid server.
 func TestAgainstServer(t *testing.T) {
 	t.Parallel()
-	dir, err := os.MkdirTemp("", "hidc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "s")
+	path := socketPath(t)
 	l, err := ctaphid.ListenUnix(path)
 	if err != nil {
 		t.Fatal(err)
@@ -379,12 +374,8 @@ func TestAppendCBOR(t *testing.T) {
 // answer.
 func TestDialContext(t *testing.T) {
 	t.Parallel()
-	dir, err := os.MkdirTemp("", "hidc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	path := socketPath(t)
+	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +389,7 @@ func TestDialContext(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := DialContext(ctx, filepath.Join(dir, "s")); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := DialContext(ctx, path); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("DialContext = %v, want DeadlineExceeded", err)
 	}
 }
@@ -412,12 +403,8 @@ func TestAppendCBORAllocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "hidc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	l, err := net.Listen("unix", filepath.Join(dir, "s"))
+	path := socketPath(t)
+	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +432,7 @@ func TestAppendCBORAllocations(t *testing.T) {
 			}
 		}
 	}()
-	c, err := Dial(filepath.Join(dir, "s"))
+	c, err := Dial(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,4 +447,15 @@ func TestAppendCBORAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per transaction, want 0", allocs)
 	}
+}
+
+// socketPath is a path for a Unix socket in a directory removed after the
+// test: a short one, since t.TempDir's can pass the 108-byte limit.
+func socketPath(t *testing.T) string {
+	dir, err := os.MkdirTemp("", "hidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "s")
 }
